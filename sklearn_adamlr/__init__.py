@@ -1,0 +1,38 @@
+"""Logistic regression trained by gradient descent, minibatch SGD or Adam.
+
+A scikit-learn estimator, :class:`AdamLogisticRegression`, with the objective
+of :class:`sklearn.linear_model.LogisticRegression`, a registry of first-order
+solvers and ``partial_fit`` that resumes exactly.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._estimator import AdamLogisticRegression
+from ._loss import logistic_objective
+from ._schedules import Constant, InverseScaling
+from ._training import RisingLossWarning
+from .solvers import (
+    Solver,
+    available_solvers,
+    get_solver,
+    register_solver,
+    unregister_solver,
+)
+
+try:
+    __version__ = version("sklearn-adamlr")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "AdamLogisticRegression",
+    "Constant",
+    "InverseScaling",
+    "RisingLossWarning",
+    "Solver",
+    "available_solvers",
+    "get_solver",
+    "logistic_objective",
+    "register_solver",
+    "unregister_solver",
+]

@@ -1,0 +1,606 @@
+"""The estimator: validation, classes, and the hand-over to the training loop."""
+
+import copy
+import numbers
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._loss import loss_for, raw_prediction
+from ._penalties import ElasticNet
+from ._schedules import SCHEDULES, make_schedule
+from ._training import Problem, Smoothness, train
+from .solvers import get_solver
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+@contextmanager
+def _rollback_on_error(estimator):
+    """Restore every attribute of ``estimator`` if the block raises.
+
+    Fitted arrays are replaced, never modified in place, and the solver state
+    and random generator are copied before training, so a shallow snapshot of
+    ``__dict__`` is a complete one.
+    """
+    snapshot = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(snapshot)
+        raise
+
+
+class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
+    """Logistic regression trained by gradient descent, minibatch SGD or Adam.
+
+    It minimises scikit-learn's :class:`~sklearn.linear_model.LogisticRegression`
+    objective,
+
+    ``C * sum_i sw_i * loss_i + (1 - l1_ratio) / 2 * ||w||_2^2 + l1_ratio * ||w||_1``,
+
+    with a sigmoid for two classes and a softmax (multinomial) for three or
+    more. The intercept is not penalised and ``class_weight`` multiplies
+    ``sample_weight``. Internally the objective is divided by
+    ``C * sum(sw)``, which changes its scale, not its minimiser;
+    ``loss_curve_`` is on that scale.
+
+    The optimizer is a registered solver (see :func:`available_solvers`):
+    ``'gd'`` (full-batch, accelerated, converges to the same optimum as
+    ``LogisticRegression``), ``'minibatch'`` (SGD with momentum) or
+    ``'adam'``. L1 and elastic net are handled by a proximal
+    (soft-thresholding) step for every solver, which gives exact zeros.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse of the regularization strength, > 0; ``np.inf`` means no
+        penalty.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing in [0, 1]: 0 is L2, 1 is L1.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
+    class_weight : dict or 'balanced', default=None
+        Weights by class, multiplying ``sample_weight``. ``'balanced'`` uses
+        ``n_samples / (n_classes * np.bincount(y))`` (weighted); it is not
+        supported by :meth:`partial_fit`.
+    solver : str or Solver, default='adam'
+        A registered solver name, or a :class:`Solver` instance (used as
+        given: the estimator's solver hyperparameters are then ignored).
+    learning_rate : 'auto' or float, default='auto'
+        Base step size. ``'auto'`` asks the solver: ``1 / L`` for ``'gd'``
+        (``L`` the Lipschitz constant of the gradient), ``(1 - momentum) /
+        L_b`` for ``'minibatch'`` (``L_b`` the expected smoothness of a
+        minibatch) and 0.01 for ``'adam'``. The value used is
+        ``learning_rate_``.
+    schedule : {'constant', 'invscaling'} or callable, default='constant'
+        How the step decays with the update count ``t``: ``'invscaling'`` is
+        ``learning_rate / t ** power_t``. A callable ``schedule(lr, t)`` must
+        pickle to keep the estimator picklable.
+    power_t : float, default=0.5
+        Exponent of the ``'invscaling'`` schedule.
+    batch_size : int or 'auto', default='auto'
+        Samples per update, ``min(200, n_samples)`` for ``'auto'``. Ignored
+        by full-batch solvers.
+    max_iter : int, default=1000
+        Maximum number of epochs (passes over the data) in :meth:`fit`.
+    tol : float or None, default=1e-4
+        Training stops when the objective (or the validation score, with
+        ``early_stopping``) has not improved by at least ``tol`` for
+        ``n_iter_no_change`` consecutive epochs. None runs ``max_iter``
+        epochs.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified), stop on
+        its accuracy, and keep the parameters of the best epoch. Only for
+        :meth:`fit`; holding out copies the training part of ``X``.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping, in (0, 1).
+    shuffle : bool, default=True
+        Visit the samples in a new random order in each epoch. Each
+        minibatch is then gathered into a preallocated buffer of
+        ``batch_size`` rows; ``X`` itself is never copied. With False,
+        minibatches are consecutive views of ``X``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffling and the early-stopping split. Pass an int for
+        reproducible results.
+    warm_start : bool, default=False
+        Start :meth:`fit` from the current ``coef_`` and ``intercept_``. The
+        solver state and step count start afresh, as in ``MLPClassifier``.
+    verbose : int, default=0
+        Print a line per epoch when > 0.
+    momentum : float, default=0.9
+        Momentum of the ``'minibatch'`` solver, in [0, 1).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for ``'minibatch'``; FISTA with restart for
+        ``'gd'`` (False gives plain gradient descent).
+    beta_1 : float, default=0.9
+        Adam's first-moment decay, in [0, 1).
+    beta_2 : float, default=0.999
+        Adam's second-moment decay, in [0, 1).
+    epsilon : float, default=1e-8
+        Adam's stability constant.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients, in the dtype of the training data (float32 or float64).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts (zeros when ``fit_intercept=False``).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_iter_ : int
+        Epochs run by the last :meth:`fit`, plus one per :meth:`partial_fit`.
+    t_ : int
+        Update steps taken so far (the schedule's clock).
+    loss_curve_ : list of float
+        Objective per epoch, divided by ``C * sum(sample_weight)``: the mean
+        weighted loss of each minibatch on its own labels (before its update)
+        plus the penalty at the end of the epoch.
+    learning_rate_ : float
+        The base step size used (the resolved ``'auto'``).
+    validation_scores_ : list of float or None
+        Validation accuracy per epoch with ``early_stopping``, else None.
+    best_validation_score_ : float or None
+        Best validation accuracy with ``early_stopping``, else None.
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegression : The same model, second-order
+        and coordinate solvers.
+    sklearn.linear_model.SGDClassifier : Linear models by plain SGD.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_adamlr import AdamLogisticRegression
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), AdamLogisticRegression(random_state=0))
+    >>> clf.fit(X, y).score(X, y) > 0.98
+    True
+    >>> clf[-1].coef_.shape
+    (1, 30)
+    """
+
+    _parameter_constraints = {
+        "C": [Interval(numbers.Real, 0, None, closed="neither")],
+        "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "solver": [str, HasMethods(["init_state", "update"])],
+        "learning_rate": [
+            StrOptions({"auto"}),
+            Interval(numbers.Real, 0, None, closed="neither"),
+        ],
+        "schedule": [StrOptions(set(SCHEDULES)), callable],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        *,
+        C=1.0,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        class_weight=None,
+        solver="adam",
+        learning_rate="auto",
+        schedule="constant",
+        power_t=0.5,
+        batch_size="auto",
+        max_iter=1000,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+    ):
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.power_t = power_t
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model from scratch (or from ``coef_`` with ``warm_start``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 is kept as float32, CSC is converted to
+            CSR.
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        with _rollback_on_error(self):
+            converged = self._train(
+                X, y, sample_weight, classes=None, incremental=False
+            )
+        if not converged and self.tol is not None:
+            warnings.warn(
+                f"Maximum number of epochs (max_iter={self.max_iter}) reached "
+                "and the optimization hasn't converged yet. Increase max_iter, "
+                "check loss_curve_, or raise tol.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One pass over a chunk of data, continuing the previous state.
+
+        The solver state (moments, momentum, step count ``t_`` and so the
+        schedule), the random generator and the learning rate carry over
+        from call to call and through pickling, so a stream of calls can be
+        stopped, saved, loaded and resumed with identical results. The
+        penalty is scaled by each chunk's own weight sum, as if the chunk
+        were the whole data set. On error the estimator is left as it was.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training data. Later chunks are cast to the dtype of
+            the first.
+        y : array-like of shape (n_samples,)
+            Labels, all in ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes of the stream. Required on the first call; on
+            later calls, if given, it must equal ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        with _rollback_on_error(self):
+            self._train(X, y, sample_weight, classes=classes, incremental=True)
+        return self
+
+    def _train(self, X, y, sample_weight, *, classes, incremental):
+        first_call = not (incremental and hasattr(self, "classes_"))
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: hold out "
+                "your own validation data and call partial_fit in a loop, or "
+                "use fit with early_stopping=True."
+            )
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit: "
+                "compute the weights once with sklearn.utils."
+                "compute_class_weight('balanced', classes=classes, y=y) on a "
+                "large enough sample of the targets, and pass them as a dict."
+            )
+        if incremental and first_call and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+
+        dtype = [np.float64, np.float32] if first_call else self.coef_.dtype
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=dtype, reset=first_call
+        )
+        check_classification_targets(y)
+        classes_ = self._resolve_classes(y, classes, incremental, first_call)
+        class_index = np.searchsorted(classes_, y)
+        n_classes = len(classes_)
+        loss = loss_for(n_classes)
+
+        sw = self._weights(X, y, classes_, class_index, sample_weight)
+        sw_sum = float(X.shape[0]) if sw is None else float(sw.sum(dtype=np.float64))
+        if not sw_sum > 0:
+            raise ValueError(
+                "The sample weights, times the class weights, sum to zero: "
+                "there is nothing to learn from. Give some samples a positive "
+                "weight."
+            )
+        alpha = 0.0 if np.isinf(self.C) else 1.0 / (self.C * sw_sum)
+        penalty = ElasticNet(alpha=alpha, l1_ratio=self.l1_ratio)
+
+        solver = get_solver(self.solver, self.get_params())
+        n_features = X.shape[1]
+        n_params = n_features + int(self.fit_intercept)
+        k = loss.n_outputs(n_classes)
+
+        if incremental and not first_call:
+            self._check_solver_unchanged(solver, n_params, k)
+            params = self._pack(X.dtype)
+            state = copy.deepcopy(self._solver_state)
+            rng = copy.deepcopy(self._rng)
+            t = self.t_
+        else:
+            if self._can_warm_start(classes_, n_params, k, incremental):
+                params = self._pack(X.dtype)
+            else:
+                params = np.zeros((n_params, k), dtype=X.dtype)
+            state = solver.init_state(params)
+            rng = np.random.RandomState(
+                check_random_state(self.random_state).randint(_MAX_SEED)
+            )
+            t = 0
+
+        target = loss.encode(class_index, X.dtype)
+        validation = None
+        if self.early_stopping:
+            X, target, sw, validation = self._split_validation(
+                X, target, class_index, sw, n_classes, rng
+            )
+
+        problem = Problem(
+            X=X,
+            target=target,
+            sample_weight=sw,
+            loss=loss,
+            penalty=penalty,
+            fit_intercept=self.fit_intercept,
+        )
+        batch_size = (
+            min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size
+        )
+        if self.learning_rate != "auto":
+            learning_rate = float(self.learning_rate)
+        elif incremental and not first_call:
+            learning_rate = self.learning_rate_
+        else:
+            learning_rate = float(
+                solver.auto_learning_rate(Smoothness(problem), batch_size)
+            )
+
+        previous = list(self.loss_curve_) if incremental and not first_call else []
+        result = train(
+            problem,
+            params,
+            solver,
+            state,
+            learning_rate=learning_rate,
+            schedule=make_schedule(self.schedule, self.power_t),
+            t=t,
+            max_epochs=1 if incremental else self.max_iter,
+            batch_size=batch_size,
+            shuffle=self.shuffle,
+            rng=rng,
+            tol=None if incremental else self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            validation=validation,
+            verbose=self.verbose,
+            previous_losses=previous,
+            epoch_offset=len(previous),
+        )
+        if result.best_params is not None:
+            params = result.best_params
+
+        # Commit: nothing above touched the fitted attributes.
+        self.classes_ = classes_
+        self.coef_ = np.ascontiguousarray(params[:n_features].T)
+        if self.fit_intercept:
+            self.intercept_ = params[n_features].copy()
+        else:
+            self.intercept_ = np.zeros(k, dtype=params.dtype)
+        self.t_ = result.t
+        self.loss_curve_ = previous + result.losses
+        self.n_iter_ = (
+            (self.n_iter_ + 1) if incremental and not first_call else (result.n_epochs)
+        )
+        self.learning_rate_ = learning_rate
+        self.validation_scores_ = result.validation_scores if validation else None
+        self.best_validation_score_ = (
+            max(result.validation_scores) if validation else None
+        )
+        self._solver_state = state
+        self._solver_class = type(solver)
+        self._rng = rng
+        return result.converged
+
+    def _resolve_classes(self, y, classes, incremental, first_call):
+        if not incremental:
+            classes_ = np.unique(y)
+        elif first_call:
+            classes_ = np.unique(classes)
+        else:
+            classes_ = self.classes_
+            if classes is not None and not np.array_equal(np.unique(classes), classes_):
+                raise ValueError(
+                    f"`classes={np.unique(classes)!r}` is not the same as on "
+                    f"the first call to partial_fit, was: {classes_!r}."
+                )
+        if len(classes_) < 2:
+            raise ValueError(
+                "This solver needs samples of at least 2 classes in the data, "
+                f"but the data contains only one class: {classes_[0]!r}."
+            )
+        unseen = np.setdiff1d(np.unique(y), classes_)
+        if len(unseen):
+            raise ValueError(
+                f"y contains labels not in classes {classes_.tolist()}: "
+                f"{unseen.tolist()}. Pass every label of the stream in "
+                "`classes` on the first call to partial_fit."
+            )
+        return classes_
+
+    def _weights(self, X, y, classes_, class_index, sample_weight):
+        """Sample weights times class weights, or None for unit weights."""
+        if sample_weight is None and self.class_weight is None:
+            return None
+        sw = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
+        if self.class_weight is not None:
+            cw = compute_class_weight(
+                self.class_weight,
+                classes=classes_,
+                y=y,
+                sample_weight=None if sample_weight is None else sw,
+            )
+            sw = sw * cw[class_index].astype(X.dtype, copy=False)
+        return sw
+
+    def _can_warm_start(self, classes_, n_params, k, incremental):
+        return (
+            not incremental
+            and self.warm_start
+            and hasattr(self, "coef_")
+            and np.array_equal(self.classes_, classes_)
+            and self.coef_.shape == (k, n_params - int(self.fit_intercept))
+        )
+
+    def _check_solver_unchanged(self, solver, n_params, k):
+        if type(solver) is not self._solver_class:
+            raise ValueError(
+                f"partial_fit was started with solver "
+                f"{self._solver_class.__name__} and cannot continue with "
+                f"{type(solver).__name__}; call fit to start afresh."
+            )
+        if self.coef_.shape[0] != k or self.fit_intercept != (
+            n_params > self.coef_.shape[1]
+        ):
+            raise ValueError(
+                "fit_intercept was changed since the first call to partial_fit; "
+                "call fit to start afresh."
+            )
+
+    def _pack(self, dtype):
+        n_features = self.coef_.shape[1]
+        params = np.empty(
+            (n_features + int(self.fit_intercept), self.coef_.shape[0]), dtype=dtype
+        )
+        params[:n_features] = self.coef_.T
+        if self.fit_intercept:
+            params[n_features] = self.intercept_
+        return params
+
+    def _split_validation(self, X, target, class_index, sw, n_classes, rng):
+        index = np.arange(X.shape[0])
+        train_idx, val_idx = train_test_split(
+            index,
+            test_size=self.validation_fraction,
+            random_state=rng,
+            stratify=class_index,
+        )
+        train_idx.sort()
+        val_idx.sort()
+        X_val, y_val = X[val_idx], class_index[val_idx]
+        n_features = X.shape[1]
+
+        def accuracy(params):
+            raw = raw_prediction(X_val, params, n_features)
+            pred = raw[:, 0] > 0 if raw.shape[1] == 1 else raw.argmax(axis=1)
+            return float(np.mean(pred == y_val))
+
+        sw_train = None if sw is None else sw[train_idx]
+        return X[train_idx], target[train_idx], sw_train, accuracy
+
+    # -------------------------------------------------------------- predict
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to one; columns follow ``classes_``.
+        """
+        check_is_fitted(self)
+        raw = self.decision_function(X)
+        return loss_for(len(self.classes_)).predict_proba(raw.reshape(raw.shape[0], -1))
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities, computed stably.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        raw = self.decision_function(X)
+        return loss_for(len(self.classes_)).predict_log_proba(
+            raw.reshape(raw.shape[0], -1)
+        )

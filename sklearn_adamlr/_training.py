@@ -1,0 +1,388 @@
+"""The training loop: epochs of minibatches, schedule, solver, stopping rules.
+
+This is the one module that knows about epochs. It takes a :class:`Problem`
+(data, loss, penalty), packed parameters and a solver with its state, and runs
+epochs until a stopping rule fires. It updates ``params`` and the solver state
+in place; the estimator hands it copies and commits them only on success.
+"""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from scipy import sparse
+
+from ._loss import gradient_from_raw, lipschitz_constant, raw_prediction
+
+
+class RisingLossWarning(UserWarning):
+    """The training objective rose over several consecutive epochs.
+
+    This is the classic symptom of a learning rate that is too large: the
+    iterates overshoot and the loss climbs, often while the accuracy still
+    looks fine. Lower ``learning_rate`` (or use ``learning_rate='auto'``), or
+    standardize the features.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_adamlr import RisingLossWarning
+    >>> issubclass(RisingLossWarning, UserWarning)
+    True
+    """
+
+
+# Epochs in a row over which the loss must rise, and by how much in total
+# relative to the best value, before RisingLossWarning fires: stochastic
+# solvers jitter around the optimum, which must not trigger it.
+RISING_EPOCHS = 5
+RISING_MARGIN = 1e-2
+
+
+@dataclass
+class Problem:
+    """The data of one training call, in the form the loop consumes.
+
+    Attributes
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+    target : ndarray of shape (n_samples,)
+        Encoded targets (see the loss's ``encode``).
+    sample_weight : ndarray of shape (n_samples,) or None
+        Sample weights times class weights; None for unit weights.
+    loss : BinaryLogLoss or MultinomialLogLoss
+    penalty : ElasticNet
+        With ``alpha = 1 / (C * sum(sample_weight))``.
+    fit_intercept : bool
+    """
+
+    X: object
+    target: np.ndarray
+    sample_weight: np.ndarray | None
+    loss: object
+    penalty: object
+    fit_intercept: bool
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    @property
+    def n_features(self):
+        return self.X.shape[1]
+
+    @cached_property
+    def weight_sum(self):
+        if self.sample_weight is None:
+            return float(self.n_samples)
+        return float(self.sample_weight.sum(dtype=np.float64))
+
+
+class Smoothness:
+    """Lipschitz constants of the gradient of the scaled objective, on demand.
+
+    Solvers that need them (``gd``, ``minibatch``) read the attributes; the
+    constants are computed on first access only, so Adam never pays for them.
+
+    Parameters
+    ----------
+    problem : Problem
+    """
+
+    def __init__(self, problem):
+        self._problem = problem
+
+    @cached_property
+    def full(self):
+        """``L`` of the full-batch gradient, including the L2 part."""
+        p = self._problem
+        L = lipschitz_constant(p.X, p.sample_weight, p.fit_intercept, p.loss.curvature)
+        return L + p.penalty.l2
+
+    @cached_property
+    def max_sample(self):
+        """Largest ``L_i`` of a single weighted sample's gradient, plus L2."""
+        p = self._problem
+        X = p.X
+        if sparse.issparse(X):
+            sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+        else:
+            sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+        sq += float(p.fit_intercept)
+        if p.sample_weight is not None:
+            sq *= p.sample_weight * (p.n_samples / p.weight_sum)
+        return p.loss.curvature * float(sq.max()) + p.penalty.l2
+
+    def expected(self, batch_size):
+        """Expected smoothness of a minibatch of ``batch_size`` samples.
+
+        ``L_b = n (b - 1) / (b (n - 1)) L + (n - b) / (b (n - 1)) L_max``
+        for sampling without replacement (Gower et al., 2019, Prop. 3.8).
+        """
+        n = self._problem.n_samples
+        b = min(batch_size, n)
+        if b >= n:
+            return self.full
+        if b == 1:
+            return self.max_sample
+        return (n * (b - 1) * self.full + (n - b) * self.max_sample) / (b * (n - 1))
+
+
+@dataclass
+class TrainingResult:
+    """What one call of :func:`train` did."""
+
+    n_epochs: int = 0
+    t: int = 0
+    losses: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    converged: bool = False
+    best_params: np.ndarray | None = None
+
+
+class _L1Prox:
+    """``prox(params, step)`` on the coefficient rows only (not the intercept)."""
+
+    def __init__(self, penalty, n_features):
+        self.penalty = penalty
+        self.n_features = n_features
+
+    def __call__(self, params, step):
+        d = self.n_features
+        if np.ndim(step):
+            step = step[:d]
+        self.penalty.prox(params[:d], step)
+
+
+def _batches(n_samples, batch_size):
+    """Start/stop pairs of the minibatches of one epoch."""
+    starts = np.arange(0, n_samples, batch_size)
+    return [(int(s), int(min(s + batch_size, n_samples))) for s in starts]
+
+
+def train(
+    problem,
+    params,
+    solver,
+    state,
+    *,
+    learning_rate,
+    schedule,
+    t,
+    max_epochs,
+    batch_size,
+    shuffle,
+    rng,
+    tol=None,
+    n_iter_no_change=10,
+    validation=None,
+    verbose=0,
+    previous_losses=(),
+    epoch_offset=0,
+):
+    """Run up to ``max_epochs`` epochs; update ``params`` and ``state`` in place.
+
+    Parameters
+    ----------
+    problem : Problem
+    params : ndarray of shape (n_features + fit_intercept, n_outputs)
+        Packed parameters, updated in place.
+    solver : Solver
+    state : object
+        The solver's state, updated in place.
+    learning_rate : float
+        Base step size, before the schedule.
+    schedule : callable
+        ``schedule(learning_rate, t)`` gives the step of update ``t``.
+    t : int
+        Updates done before this call.
+    max_epochs : int
+    batch_size : int
+        Ignored by full-batch solvers.
+    shuffle : bool
+        Visit the samples in a new random order each epoch. Each minibatch
+        is then gathered into a preallocated buffer; without shuffling,
+        minibatches are views of ``X``.
+    rng : numpy.random.RandomState
+        Consumed only when ``shuffle`` is True.
+    tol : float or None
+        Stop when the objective (or the validation score) has not improved
+        by ``tol`` for ``n_iter_no_change`` epochs; None never stops early.
+    n_iter_no_change : int
+    validation : callable or None
+        ``validation(params) -> score`` (higher is better). When given, the
+        stopping rule uses it and the best parameters are kept.
+    verbose : int
+        Print one line per epoch when > 0.
+    previous_losses : sequence of float
+        The loss curve so far (``partial_fit``), for the rising-loss warning.
+    epoch_offset : int
+        Epochs done before this call, to number epochs in messages.
+
+    Returns
+    -------
+    result : TrainingResult
+
+    Raises
+    ------
+    ValueError
+        If the objective or the parameters become non-finite.
+    """
+    X = problem.X
+    n, d = X.shape
+    target, sw, loss, penalty = (
+        problem.target,
+        problem.sample_weight,
+        problem.loss,
+        problem.penalty,
+    )
+    full_batch = solver.full_batch
+    if full_batch:
+        batch_size = n
+    batch_size = max(1, min(batch_size, n))
+    # The minibatch gradient sum_b(sw * dloss) / (m * mean(sw)) is an unbiased
+    # estimate of the full gradient sum(sw * dloss) / sum(sw).
+    mean_weight = problem.weight_sum / n
+    prox = _L1Prox(penalty, d) if penalty.has_prox else None
+    dtype = params.dtype
+    k = params.shape[1]
+    raw_buf = np.empty((batch_size, k), dtype=dtype)
+    graw_buf = np.empty((batch_size, k), dtype=dtype)
+    grad = np.empty_like(params)
+    is_sparse = sparse.issparse(X)
+    gather = shuffle and batch_size < n
+    if gather and not is_sparse:
+        x_buf = np.empty((batch_size, d), dtype=X.dtype)
+    bounds = _batches(n, batch_size)
+
+    result = TrainingResult(t=t)
+    history = list(previous_losses)
+    best_loss = min(history) if history else np.inf
+    best_score = -np.inf
+    no_improvement = 0
+    start_time = time.perf_counter()
+    for epoch in range(max_epochs):
+        if gather:
+            order = rng.permutation(n)
+        loss_sum = 0.0
+        for start, stop in bounds:
+            m = stop - start
+            if gather:
+                idx = order[start:stop]
+                if is_sparse:
+                    Xb = X[idx]
+                else:
+                    Xb = np.take(X, idx, axis=0, out=x_buf[:m])
+                yb = target[idx]
+                swb = None if sw is None else sw[idx]
+            else:
+                Xb = X[start:stop]
+                yb = target[start:stop]
+                swb = None if sw is None else sw[start:stop]
+            point = solver.eval_point(params, state)
+            raw = raw_prediction(Xb, point, d, out=raw_buf[:m])
+            graw = graw_buf[:m]
+            loss_sum += loss.loss_gradient(raw, yb, swb, graw)
+            gradient_from_raw(Xb, graw, d, 1.0 / (m * mean_weight), grad)
+            penalty.add_gradient(point[:d], grad[:d])
+            if full_batch:
+                # The objective at the point where the gradient was taken
+                # (FISTA's extrapolated point), consistent with its loss.
+                penalty_value = penalty.value(point[:d])
+            result.t += 1
+            solver.update(params, grad, state, schedule(learning_rate, result.t), prox)
+
+        epoch_no = epoch_offset + epoch + 1
+        if not full_batch:
+            penalty_value = penalty.value(params[:d])
+        value = loss_sum / problem.weight_sum + penalty_value
+        if not (np.isfinite(value) and np.isfinite(params).all()):
+            raise ValueError(
+                f"Training diverged at epoch {epoch_no}: the objective or the "
+                f"coefficients became non-finite (objective={value!r}) with "
+                f"learning_rate={learning_rate!r}. Use a smaller learning_rate "
+                "(or learning_rate='auto') and scale the features, e.g. with "
+                "sklearn.preprocessing.StandardScaler. The estimator was left "
+                "as it was before this call."
+            )
+        result.losses.append(value)
+        result.n_epochs += 1
+        history.append(value)
+        _warn_if_rising(history, learning_rate, epoch_no)
+
+        if validation is not None:
+            score = validation(params)
+            result.validation_scores.append(score)
+            if score > best_score:
+                best_score = score
+                result.best_params = params.copy()
+        if verbose:
+            elapsed = time.perf_counter() - start_time
+            line = (
+                f"Epoch {epoch_no}, objective = {value:.8f}, learning rate = "
+                f"{schedule(learning_rate, max(result.t, 1)):.4g}, elapsed = "
+                f"{elapsed:.2f} s"
+            )
+            if validation is not None:
+                line += f", validation score = {result.validation_scores[-1]:.6f}"
+            print(line)
+
+        if tol is None:
+            continue
+        if validation is not None:
+            current = result.validation_scores[-1]
+            # best_score already includes current; compare with the best before
+            previous_best = (
+                max(result.validation_scores[:-1])
+                if len(result.validation_scores) > 1
+                else -np.inf
+            )
+            if current < previous_best + tol:
+                no_improvement += 1
+            else:
+                no_improvement = 0
+        else:
+            if value > best_loss - tol:
+                no_improvement += 1
+            else:
+                no_improvement = 0
+            best_loss = min(best_loss, value)
+        if no_improvement >= n_iter_no_change:
+            result.converged = True
+            if verbose:
+                print(
+                    f"Converged: no improvement by tol={tol} for "
+                    f"{n_iter_no_change} consecutive epochs."
+                )
+            break
+    return result
+
+
+def _warn_if_rising(history, learning_rate, epoch_no):
+    """Warn once the loss has risen over ``RISING_EPOCHS`` epochs in a row."""
+    if len(history) <= RISING_EPOCHS:
+        return
+    recent = history[-RISING_EPOCHS - 1 :]
+    if not all(b > a for a, b in zip(recent[:-1], recent[1:], strict=True)):
+        return
+    best = min(history)
+    if recent[-1] - best <= RISING_MARGIN * abs(best):
+        return
+    # Warn at the first epoch where the rule holds, not at every later one.
+    earlier = history[-RISING_EPOCHS - 2 : -1]
+    if (
+        len(earlier) == RISING_EPOCHS + 1
+        and all(b > a for a, b in zip(earlier[:-1], earlier[1:], strict=True))
+        and earlier[-1] - min(history[:-1]) > RISING_MARGIN * abs(min(history[:-1]))
+    ):
+        return
+    warnings.warn(
+        f"The training objective rose over the last {RISING_EPOCHS} epochs "
+        f"(epoch {epoch_no}: {history[-1]:.6g}, best so far {best:.6g}). "
+        f"learning_rate={learning_rate!r} is probably too large: lower it, or "
+        "use learning_rate='auto' and standardized features.",
+        RisingLossWarning,
+        stacklevel=4,
+    )

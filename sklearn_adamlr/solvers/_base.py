@@ -1,0 +1,252 @@
+"""The solver contract and the registry of solvers by name.
+
+A solver turns a gradient into a parameter update. It never sees ``X``, ``y``,
+the loss or the penalty: the training loop (:mod:`sklearn_adamlr._training`)
+computes the gradient of the smooth part at the point the solver asks for and
+hands the solver a ``prox`` callable for the non-smooth (L1) part. The
+solver's mutable quantities (moments, momentum, step count) live in a small
+state object that it creates, so a fitted estimator pickles with its state
+and ``partial_fit`` resumes exactly.
+"""
+
+from sklearn.utils._param_validation import InvalidParameterError
+
+_REGISTRY = {}
+
+
+class Solver:
+    """Base class and contract of a first-order solver.
+
+    Subclasses set the class attributes and implement :meth:`init_state` and
+    :meth:`update`; everything else has a default. Register a subclass with
+    :func:`register_solver` to make it available by name to
+    :class:`~sklearn_adamlr.AdamLogisticRegression`.
+
+    Attributes
+    ----------
+    name : str
+        Name under which the solver is registered.
+    full_batch : bool
+        If True, every update uses the gradient over the whole data set
+        (``batch_size`` is ignored) and the result does not depend on the
+        order of the samples.
+    hyperparameters : tuple of str
+        Names of the estimator parameters that the constructor takes, e.g.
+        ``("beta_1", "beta_2", "epsilon")``. The estimator passes them when
+        the solver is given by name.
+
+    Examples
+    --------
+    A plain SGD step, registered under a new name:
+
+    >>> from sklearn_adamlr import Solver, register_solver, unregister_solver
+    >>> @register_solver
+    ... class PlainSGD(Solver):
+    ...     name = "plain_sgd_doc"
+    ...     def init_state(self, params):
+    ...         return None
+    ...     def update(self, params, grad, state, learning_rate, prox):
+    ...         params -= learning_rate * grad
+    ...         if prox is not None:
+    ...             prox(params, learning_rate)
+    >>> from sklearn_adamlr import AdamLogisticRegression
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AdamLogisticRegression(solver="plain_sgd_doc", random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.9
+    True
+    >>> unregister_solver("plain_sgd_doc")
+    """
+
+    name = None
+    full_batch = False
+    hyperparameters = ()
+
+    def __init__(self, **hyperparameters):
+        for key, value in hyperparameters.items():
+            if key not in self.hyperparameters:
+                raise TypeError(
+                    f"{type(self).__name__} got an unexpected hyperparameter "
+                    f"{key!r}; it takes {list(self.hyperparameters)}."
+                )
+            setattr(self, key, value)
+
+    def auto_learning_rate(self, smoothness, batch_size):
+        """The step used for ``learning_rate='auto'``.
+
+        The default is ``1 / L_b``, the inverse of the expected smoothness of
+        a minibatch gradient of size ``batch_size`` (Gower et al., 2019),
+        which is ``1 / L`` for the full batch.
+
+        Parameters
+        ----------
+        smoothness : Smoothness
+            Lipschitz constants of the problem, computed on demand.
+        batch_size : int
+            Samples per update.
+
+        Returns
+        -------
+        learning_rate : float
+        """
+        return 1.0 / smoothness.expected(batch_size)
+
+    def init_state(self, params):
+        """A fresh state for parameters shaped like ``params``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_features + fit_intercept, n_outputs)
+            The initial parameters; the state should use their dtype.
+
+        Returns
+        -------
+        state : object
+            Any picklable object; it is updated in place by :meth:`update`.
+        """
+        raise NotImplementedError
+
+    def eval_point(self, params, state):
+        """Where the next gradient is evaluated; ``params`` by default.
+
+        Accelerated methods (Nesterov, FISTA) evaluate the gradient at an
+        extrapolated point that they keep in their state.
+        """
+        return params
+
+    def update(self, params, grad, state, learning_rate, prox):
+        """Take one step: update ``params`` and ``state`` in place.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_features + fit_intercept, n_outputs)
+            Packed coefficients (intercept last), updated in place.
+        grad : ndarray of the shape of ``params``
+            Gradient of the smooth part of the objective at
+            ``eval_point(params, state)``.
+        state : object
+            The state from :meth:`init_state`, updated in place.
+        learning_rate : float
+            The step size for this update (the schedule is already applied).
+        prox : callable or None
+            ``prox(params, step)`` applies the proximal operator of the L1
+            part in place, with ``step`` a float or an array shaped like
+            ``params`` (a per-coordinate step). None when there is no L1
+            part. Call it after the gradient step, with the step just taken.
+        """
+        raise NotImplementedError
+
+    def __repr__(self):
+        args = ", ".join(
+            f"{key}={getattr(self, key)!r}"
+            for key in self.hyperparameters
+            if hasattr(self, key)
+        )
+        return f"{type(self).__name__}({args})"
+
+
+def register_solver(cls):
+    """Register a :class:`Solver` subclass under its ``name``.
+
+    Usable as a class decorator. A name can be registered once; unregister it
+    first to replace it.
+
+    Parameters
+    ----------
+    cls : type
+        A subclass of :class:`Solver` with a ``name``.
+
+    Returns
+    -------
+    cls : type
+        The same class, so that this works as a decorator.
+
+    Examples
+    --------
+    >>> from sklearn_adamlr import available_solvers
+    >>> available_solvers()
+    ['adam', 'gd', 'minibatch']
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Solver)):
+        raise TypeError(f"register_solver expects a Solver subclass, got {cls!r}.")
+    name = cls.name
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{cls.__name__}.name must be a non-empty string.")
+    if name in _REGISTRY:
+        raise ValueError(
+            f"A solver named {name!r} is already registered "
+            f"({_REGISTRY[name].__name__}); call unregister_solver({name!r}) "
+            "first to replace it."
+        )
+    _REGISTRY[name] = cls
+    return cls
+
+
+def unregister_solver(name):
+    """Remove the solver registered as ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name.
+
+    Examples
+    --------
+    >>> from sklearn_adamlr import unregister_solver
+    >>> unregister_solver("no-such-solver")
+    Traceback (most recent call last):
+    ...
+    KeyError: "No solver named 'no-such-solver' is registered."
+    """
+    if name not in _REGISTRY:
+        raise KeyError(f"No solver named {name!r} is registered.")
+    del _REGISTRY[name]
+
+
+def available_solvers():
+    """Sorted names of the registered solvers.
+
+    Returns
+    -------
+    names : list of str
+
+    Examples
+    --------
+    >>> from sklearn_adamlr import available_solvers
+    >>> "adam" in available_solvers()
+    True
+    """
+    return sorted(_REGISTRY)
+
+
+def get_solver(solver, params=None):
+    """A solver instance from a registered name or an instance.
+
+    Parameters
+    ----------
+    solver : str or Solver
+        A registered name, or an instance that is returned as is.
+    params : dict, default=None
+        Hyperparameter values by name (typically the estimator's
+        ``get_params()``); the solver class takes those it declares.
+
+    Returns
+    -------
+    solver : Solver
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``solver`` is not a registered name.
+    """
+    if not isinstance(solver, str):
+        return solver
+    if solver not in _REGISTRY:
+        raise InvalidParameterError(
+            f"The 'solver' parameter of AdamLogisticRegression must be one of "
+            f"the registered solvers {available_solvers()} or a Solver "
+            f"instance. Got {solver!r} instead."
+        )
+    cls = _REGISTRY[solver]
+    params = params or {}
+    return cls(**{key: params[key] for key in cls.hyperparameters if key in params})

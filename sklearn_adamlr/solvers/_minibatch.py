@@ -1,0 +1,85 @@
+"""Minibatch stochastic gradient descent with (Nesterov) momentum."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._base import Solver, register_solver
+
+
+@dataclass
+class MomentumState:
+    """State of :class:`MinibatchSGD`: the velocity of the parameters."""
+
+    velocity: np.ndarray | None
+
+
+@register_solver
+class MinibatchSGD(Solver):
+    r"""Minibatch (proximal) SGD with optional momentum.
+
+    With momentum :math:`\mu`, the velocity is
+    :math:`v \leftarrow \mu v - \eta g` and the parameters move by
+    :math:`v` (heavy ball) or by :math:`\mu v - \eta g` (Nesterov's momentum in
+    the form of Sutskever et al., 2013, as in ``MLPClassifier``). The L1
+    part is applied after the move by soft-thresholding with step
+    :math:`\eta`.
+
+    ``learning_rate='auto'`` is ``(1 - momentum) / L_b`` with ``L_b`` the
+    expected smoothness of a minibatch of ``batch_size`` samples (Gower et
+    al., 2019): the effective step of momentum SGD is
+    :math:`\eta / (1 - \mu)`, kept at the largest step that plain SGD can
+    take safely.
+
+    Parameters
+    ----------
+    momentum : float, default=0.9
+        Momentum in [0, 1); 0 is plain SGD.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum rather than the heavy ball.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_adamlr import AdamLogisticRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AdamLogisticRegression(solver="minibatch", random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.95
+    True
+    """
+
+    name = "minibatch"
+    hyperparameters = ("momentum", "nesterovs_momentum")
+
+    def __init__(self, momentum=0.9, nesterovs_momentum=True):
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+
+    def auto_learning_rate(self, smoothness, batch_size):
+        """``(1 - momentum) / L_b``."""
+        return 1.0 / smoothness.expected(batch_size)
+
+    def init_state(self, params):
+        """Zero velocity (none without momentum)."""
+        return MomentumState(
+            velocity=np.zeros_like(params) if self.momentum > 0 else None
+        )
+
+    def update(self, params, grad, state, learning_rate, prox):
+        """One momentum step, then soft-thresholding."""
+        v = state.velocity
+        if v is None:
+            np.multiply(grad, learning_rate, out=grad)
+            params -= grad
+        else:
+            mu = self.momentum
+            v *= mu
+            np.multiply(grad, learning_rate, out=grad)
+            v -= grad
+            if self.nesterovs_momentum:
+                params += mu * v
+                params -= grad
+            else:
+                params += v
+        if prox is not None:
+            prox(params, learning_rate)

@@ -1,0 +1,38 @@
+"""Test set-up: a third-party solver registered the way a user would.
+
+It is registered before the test modules are collected, so the common tests,
+which iterate over ``available_solvers()``, pick it up with no change to the
+package or to any test file.
+"""
+
+import numpy as np
+
+from sklearn_adamlr import Solver, register_solver
+
+
+@register_solver
+class PlainSGD(Solver):
+    """Minibatch SGD without momentum: the smallest solver that fits the contract."""
+
+    name = "thirdparty_plain_sgd"
+
+    def init_state(self, params):
+        return None
+
+    def update(self, params, grad, state, learning_rate, prox):
+        params -= learning_rate * grad
+        if prox is not None:
+            prox(params, learning_rate)
+
+
+def standardized(load):
+    """A bundled data set with standardized features."""
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def integer_weights(n, seed=0):
+    """Integer sample weights in {0, 1, 2, 3}, zeros included."""
+    return np.random.RandomState(seed).randint(0, 4, size=n).astype(np.float64)
