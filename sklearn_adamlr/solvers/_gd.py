@@ -17,12 +17,24 @@ class GDState:
         Extrapolated point where the gradient is evaluated (FISTA only).
     momentum : float
         FISTA's sequence ``t_k``, reset to 1 at a restart.
+    step : float or None
+        The current adaptive step; None before the first update.
+    theta : float
+        Ratio of the last two steps, for the step's growth limit.
+    prev_point : ndarray or None
+        The previous gradient point, for the local smoothness estimate.
+    prev_grad : ndarray or None
+        The gradient at ``prev_point``.
     n_restarts : int
         Restarts so far, for diagnostics.
     """
 
     y: np.ndarray | None
     momentum: float = 1.0
+    step: float | None = None
+    theta: float = np.inf
+    prev_point: np.ndarray | None = None
+    prev_grad: np.ndarray | None = None
     n_restarts: int = 0
 
 
@@ -30,24 +42,32 @@ class GDState:
 class GradientDescent(Solver):
     r"""Full-batch (proximal) gradient descent, with optional acceleration.
 
-    Without acceleration the update is the textbook one,
+    Without acceleration (``nesterovs_momentum=False``) it is the textbook
+    method with a fixed step :math:`\eta`,
     :math:`x_{k+1} = \operatorname{prox}_{\eta g}(x_k - \eta \nabla f(x_k))`.
-    With ``nesterovs_momentum=True`` it is FISTA (Beck & Teboulle, 2009):
-    the gradient is taken at an extrapolated point
-    :math:`y_k = x_k + \frac{t_{k-1} - 1}{t_k}(x_k - x_{k-1})` with
-    :math:`t_{k+1} = (1 + \sqrt{1 + 4 t_k^2}) / 2`, and the momentum is
-    restarted whenever :math:`(y_k - x_{k+1})^\top (x_{k+1} - x_k) > 0`, the
-    gradient restart of O'Donoghue & Candès (2015). The restart recovers the
-    linear rate of a strongly convex problem without knowing its constant,
-    which is what makes large ``C`` tractable.
 
-    ``learning_rate='auto'`` is ``1 / L`` with ``L`` the exact Lipschitz
-    constant of the gradient, so the iterates converge to the optimum.
+    With ``nesterovs_momentum=True`` (the default) it is FISTA (Beck &
+    Teboulle, 2009): the gradient is taken at an extrapolated point
+    :math:`y_k = x_k + \frac{t_{k-1} - 1}{t_k}(x_k - x_{k-1})` with
+    :math:`t_{k+1} = (1 + \sqrt{1 + 4 t_k^2}) / 2`, and the momentum restarts
+    whenever :math:`(y_k - x_{k+1})^\top (x_{k+1} - x_k) > 0`, the gradient
+    restart of O'Donoghue & Candès (2015). Its step starts at the given
+    learning rate (``1 / L`` for ``'auto'``) and then follows the local
+    smoothness estimate of Malitsky & Mishchenko (2020),
+    :math:`\eta_k = \min(\sqrt{1 + \theta_{k-1}}\,\eta_{k-1},\;
+    \|y_k - y_{k-1}\| / (2 \|\nabla f(y_k) - \nabla f(y_{k-1})\|))` with
+    :math:`\theta_k = \eta_k / \eta_{k-1}`. Near the optimum of a logistic
+    loss the curvature is far below the global bound ``L``, so the step grows
+    by orders of magnitude: this is what makes large ``C`` converge in
+    hundreds rather than tens of thousands of epochs. The step uses only
+    gradients, so the solver still never evaluates the loss; the schedule
+    is not applied after the first step.
 
     Parameters
     ----------
     nesterovs_momentum : bool, default=True
-        Use FISTA with gradient restart instead of plain gradient descent.
+        FISTA with restart and adaptive steps; False gives plain proximal
+        gradient descent with a fixed step.
 
     Examples
     --------
@@ -56,9 +76,9 @@ class GradientDescent(Solver):
     >>> from sklearn_adamlr import AdamLogisticRegression
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> X = StandardScaler().fit_transform(X)
-    >>> clf = AdamLogisticRegression(solver="gd", max_iter=2000, tol=1e-10)
-    >>> round(clf.fit(X, y).score(X, y), 3)
-    0.989
+    >>> clf = AdamLogisticRegression(solver="gd", tol=0.0).fit(X, y)
+    >>> round(clf.score(X, y), 3)
+    0.988
     """
 
     name = "gd"
@@ -88,11 +108,12 @@ class GradientDescent(Solver):
                 prox(params, learning_rate)
             return
         y = state.y
-        # x_new = prox(y - lr * grad), computed in grad's buffer.
-        np.multiply(grad, -learning_rate, out=grad)
+        step = self._adapt_step(state, y, grad, learning_rate)
+        # x_new = prox(y - step * grad), computed in grad's buffer.
+        np.multiply(grad, -step, out=grad)
         grad += y
         if prox is not None:
-            prox(grad, learning_rate)
+            prox(grad, step)
         x_new = grad
         # restart test: (y - x_new) . (x_new - x_old) > 0
         y -= x_new
@@ -110,3 +131,28 @@ class GradientDescent(Solver):
             y += x_new
             state.momentum = t_next
         params[...] = x_new
+
+    @staticmethod
+    def _adapt_step(state, point, grad, learning_rate):
+        """Malitsky & Mishchenko's step from the last two gradients."""
+        if state.prev_point is None:
+            state.prev_point = point.copy()
+            state.prev_grad = grad.copy()
+            state.step = float(learning_rate)
+            return state.step
+        prev_point, prev_grad = state.prev_point, state.prev_grad
+        # The differences are formed in the previous buffers, which are then
+        # refilled with the current point and gradient.
+        prev_point -= point
+        prev_grad -= grad
+        dx = float(np.linalg.norm(prev_point))
+        dg = float(np.linalg.norm(prev_grad))
+        growth = np.sqrt(1.0 + state.theta) * state.step
+        step = min(growth, dx / (2.0 * dg)) if dg > 0 else growth
+        if not np.isfinite(step) or step <= 0:
+            step = state.step
+        state.theta = step / state.step
+        state.step = step
+        prev_point[...] = point
+        prev_grad[...] = grad
+        return step
