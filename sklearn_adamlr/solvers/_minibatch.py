@@ -23,7 +23,8 @@ class MinibatchSGD(Solver):
     :math:`v` (heavy ball) or by :math:`\mu v - \eta g` (Nesterov's momentum in
     the form of Sutskever et al., 2013, as in ``MLPClassifier``). The L1
     part is applied after the move by soft-thresholding with step
-    :math:`\eta`.
+    :math:`\eta`, and the shrinkage is added to the velocity so that the
+    fixed points are those of the L1 problem.
 
     ``learning_rate='auto'`` is ``(1 - momentum) / L_b`` with ``L_b`` the
     expected smoothness of a minibatch of ``batch_size`` samples (Gower et
@@ -71,15 +72,25 @@ class MinibatchSGD(Solver):
         if v is None:
             np.multiply(grad, learning_rate, out=grad)
             params -= grad
+            if prox is not None:
+                prox(params, learning_rate)
+            return
+        mu = self.momentum
+        v *= mu
+        np.multiply(grad, learning_rate, out=grad)
+        v -= grad
+        if self.nesterovs_momentum:
+            params += mu * v
+            params -= grad
         else:
-            mu = self.momentum
-            v *= mu
-            np.multiply(grad, learning_rate, out=grad)
-            v -= grad
-            if self.nesterovs_momentum:
-                params += mu * v
-                params -= grad
-            else:
-                params += v
+            params += v
         if prox is not None:
+            # The shrinkage goes into the velocity too. Otherwise the velocity
+            # settles at -lr * g / (1 - momentum) and keeps undoing the prox,
+            # and the fixed point solves the L1 problem with its strength
+            # scaled by (1 - momentum). With it, a fixed point has zero
+            # velocity and satisfies the proximal optimality condition.
+            np.copyto(grad, params)
             prox(params, learning_rate)
+            grad -= params
+            v -= grad

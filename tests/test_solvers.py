@@ -1,0 +1,150 @@
+"""The solver registry and what every registered solver must do."""
+
+import numpy as np
+import pytest
+from conftest import standardized
+from scipy import sparse
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_adamlr import (
+    AdamLogisticRegression,
+    Solver,
+    available_solvers,
+    get_solver,
+    register_solver,
+    unregister_solver,
+)
+from sklearn_adamlr.solvers import Adam
+
+SOLVERS = available_solvers()
+
+
+def test_third_party_solver_trains_through_the_estimator():
+    X, y = standardized(load_breast_cancer)
+    clf = AdamLogisticRegression(solver="thirdparty_plain_sgd", random_state=0)
+    clf.fit(X, y)
+    assert clf.score(X, y) > 0.97
+    assert clf.t_ == clf.n_iter_ * 3  # 569 samples in batches of 200
+
+
+def test_duplicate_name_is_refused():
+    class Other(Solver):
+        name = "adam"
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_solver(Other)
+
+
+def test_register_and_unregister():
+    @register_solver
+    class Tmp(Solver):
+        name = "tmp_solver_for_test"
+
+    assert "tmp_solver_for_test" in available_solvers()
+    unregister_solver("tmp_solver_for_test")
+    assert "tmp_solver_for_test" not in available_solvers()
+
+
+def test_unknown_name_lists_the_registered_solvers():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(InvalidParameterError, match=r"'adam', 'gd', 'minibatch'"):
+        AdamLogisticRegression(solver="lbfgs").fit(X, y)
+
+
+def test_solver_instance_is_used_as_given():
+    X, y = standardized(load_breast_cancer)
+    by_instance = AdamLogisticRegression(
+        solver=Adam(beta_1=0.5), random_state=0, max_iter=5, tol=None
+    ).fit(X, y)
+    by_name = AdamLogisticRegression(
+        solver="adam", beta_1=0.5, random_state=0, max_iter=5, tol=None
+    ).fit(X, y)
+    np.testing.assert_array_equal(by_instance.coef_, by_name.coef_)
+
+
+def test_get_solver_passes_declared_hyperparameters_only():
+    solver = get_solver("minibatch", {"momentum": 0.5, "beta_1": 0.1})
+    assert solver.momentum == 0.5
+    assert not hasattr(solver, "beta_1")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_l1_gives_exact_zeros_and_the_l1_optimum(solver, l1_ratio):
+    # With default settings every solver lands near the L1 / elastic-net
+    # optimum (a momentum solver whose velocity undid the prox once settled
+    # 30 % to 90 % above it) and its zeros are exact.
+    from sklearn_adamlr import logistic_objective
+
+    X, y = standardized(load_breast_cancer)
+    kw = dict(C=0.01, l1_ratio=l1_ratio)
+    optimum = AdamLogisticRegression(solver="gd", tol=0.0, max_iter=5000, **kw)
+    optimum.fit(X, y)
+    clf = AdamLogisticRegression(solver=solver, random_state=0, **kw).fit(X, y)
+    assert np.isfinite(clf.coef_).all()
+
+    def objective(est):
+        return logistic_objective(X, y, est.coef_, est.intercept_, **kw)
+
+    assert objective(clf) <= objective(optimum) * (1 + 1e-2)
+    n_zeros = (optimum.coef_ == 0).sum()
+    assert n_zeros >= 10
+    assert (clf.coef_ == 0).sum() >= n_zeros // 2
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_string_labels_and_multiclass_shapes(solver):
+    X, y = load_iris(return_X_y=True)
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = AdamLogisticRegression(solver=solver, random_state=0).fit(X, labels)
+    assert clf.coef_.shape == (3, 4)
+    assert clf.intercept_.shape == (3,)
+    assert set(clf.predict(X)) <= set(labels)
+    binary = AdamLogisticRegression(solver=solver, random_state=0)
+    binary.fit(X[y > 0], np.where(y[y > 0] == 1, -1, 1))
+    assert binary.coef_.shape == (1, 4)
+    np.testing.assert_array_equal(binary.classes_, [-1, 1])
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_dense_sparse_and_float32_inputs(solver):
+    X, y = standardized(load_breast_cancer)
+    # An explicit step: 'auto' estimates L exactly for dense X and by Lanczos
+    # (a slight overestimate) for sparse X.
+    kw = dict(
+        solver=solver,
+        random_state=0,
+        max_iter=20,
+        tol=None,
+        shuffle=False,
+        learning_rate=0.01,
+    )
+    dense = AdamLogisticRegression(**kw).fit(X, y)
+    for Xs in (sparse.csr_matrix(X), sparse.csc_matrix(X)):
+        sp = AdamLogisticRegression(**kw).fit(Xs, y)
+        np.testing.assert_allclose(sp.coef_, dense.coef_, rtol=1e-8, atol=1e-10)
+    single = AdamLogisticRegression(**kw).fit(X.astype(np.float32), y)
+    assert single.coef_.dtype == np.float32
+    assert single.intercept_.dtype == np.float32
+    np.testing.assert_allclose(single.coef_, dense.coef_, rtol=1e-2, atol=1e-3)
+
+
+def test_convergence_warning_when_max_iter_is_reached():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = standardized(load_breast_cancer)
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        AdamLogisticRegression(max_iter=2, random_state=0).fit(X, y)
+
+
+def test_loss_curve_is_the_objective_per_epoch():
+    from sklearn_adamlr import logistic_objective
+
+    X, y = standardized(load_breast_cancer)
+    clf = AdamLogisticRegression(solver="gd", C=1.0, tol=0.0, max_iter=3000)
+    clf.fit(X, y)
+    assert len(clf.loss_curve_) == clf.n_iter_
+    final = logistic_objective(X, y, clf.coef_, clf.intercept_, C=1.0)
+    # loss_curve_ is the objective divided by C * sum(sample_weight)
+    assert clf.loss_curve_[-1] == pytest.approx(final / len(y), rel=1e-9)
