@@ -83,10 +83,10 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         given: the estimator's solver hyperparameters are then ignored).
     learning_rate : 'auto' or float, default='auto'
         Base step size. ``'auto'`` asks the solver: ``1 / L`` for ``'gd'``
-        (``L`` the Lipschitz constant of the gradient), ``(1 - momentum) /
-        L_b`` for ``'minibatch'`` (``L_b`` the expected smoothness of a
-        minibatch) and 0.01 for ``'adam'``. The value used is
-        ``learning_rate_``.
+        (``L`` the Lipschitz constant of the gradient; ``gd`` then adapts its
+        step to the local smoothness), ``1 / L_b`` for ``'minibatch'``
+        (``L_b`` the expected smoothness of a minibatch) and 0.01 for
+        ``'adam'``. The value used is ``learning_rate_``.
     schedule : {'constant', 'invscaling'} or callable, default='constant'
         How the step decays with the update count ``t``: ``'invscaling'`` is
         ``learning_rate / t ** power_t``. A callable ``schedule(lr, t)`` must
