@@ -267,45 +267,52 @@ def train(
         if gather:
             order = rng.permutation(n)
         loss_sum = 0.0
-        for start, stop in bounds:
-            m = stop - start
-            if gather:
-                idx = order[start:stop]
-                if is_sparse:
-                    Xb = X[idx]
-                else:
-                    Xb = np.take(X, idx, axis=0, out=x_buf[:m])
-                yb = target[idx]
-                swb = None if sw is None else sw[idx]
-            else:
-                Xb = X[start:stop]
-                yb = target[start:stop]
-                swb = None if sw is None else sw[start:stop]
-            point = solver.eval_point(params, state)
-            raw = raw_prediction(Xb, point, d, out=raw_buf[:m])
-            graw = graw_buf[:m]
-            loss_sum += loss.loss_gradient(raw, yb, swb, graw)
-            gradient_from_raw(Xb, graw, d, 1.0 / (m * mean_weight), grad)
-            penalty.add_gradient(point[:d], grad[:d])
-            if full_batch:
-                # The objective at the point where the gradient was taken
-                # (FISTA's extrapolated point), consistent with its loss.
-                penalty_value = penalty.value(point[:d])
-            result.t += 1
-            solver.update(params, grad, state, schedule(learning_rate, result.t), prox)
-
         epoch_no = epoch_offset + epoch + 1
+        try:
+            # An overflow or a NaN in the arithmetic of a batch is divergence;
+            # catch it at its first batch, before it spreads to the state.
+            with np.errstate(
+                over="raise", invalid="raise", divide="raise", under="ignore"
+            ):
+                for start, stop in bounds:
+                    m = stop - start
+                    if gather:
+                        idx = order[start:stop]
+                        if is_sparse:
+                            Xb = X[idx]
+                        else:
+                            Xb = np.take(X, idx, axis=0, out=x_buf[:m])
+                        yb = target[idx]
+                        swb = None if sw is None else sw[idx]
+                    else:
+                        Xb = X[start:stop]
+                        yb = target[start:stop]
+                        swb = None if sw is None else sw[start:stop]
+                    point = solver.eval_point(params, state)
+                    raw = raw_prediction(Xb, point, d, out=raw_buf[:m])
+                    graw = graw_buf[:m]
+                    loss_sum += loss.loss_gradient(raw, yb, swb, graw)
+                    gradient_from_raw(Xb, graw, d, 1.0 / (m * mean_weight), grad)
+                    penalty.add_gradient(point[:d], grad[:d])
+                    if full_batch:
+                        # The objective at the point where the gradient was taken
+                        # (FISTA's extrapolated point), consistent with its loss.
+                        penalty_value = penalty.value(point[:d])
+                    result.t += 1
+                    solver.update(
+                        params, grad, state, schedule(learning_rate, result.t), prox
+                    )
+        except FloatingPointError as exc:
+            raise ValueError(
+                _divergence_message(epoch_no, learning_rate, f"numpy: {exc}")
+            ) from None
+
         if not full_batch:
             penalty_value = penalty.value(params[:d])
         value = loss_sum / problem.weight_sum + penalty_value
         if not (np.isfinite(value) and np.isfinite(params).all()):
             raise ValueError(
-                f"Training diverged at epoch {epoch_no}: the objective or the "
-                f"coefficients became non-finite (objective={value!r}) with "
-                f"learning_rate={learning_rate!r}. Use a smaller learning_rate "
-                "(or learning_rate='auto') and scale the features, e.g. with "
-                "sklearn.preprocessing.StandardScaler. The estimator was left "
-                "as it was before this call."
+                _divergence_message(epoch_no, learning_rate, f"objective={value!r}")
             )
         result.losses.append(value)
         result.n_epochs += 1
@@ -360,6 +367,17 @@ def train(
     return result
 
 
+def _divergence_message(epoch_no, learning_rate, detail):
+    return (
+        f"Training diverged at epoch {epoch_no}: the objective or the "
+        f"coefficients became non-finite ({detail}) with "
+        f"learning_rate={learning_rate!r}. Use a smaller learning_rate "
+        "(or learning_rate='auto') and scale the features, e.g. with "
+        "sklearn.preprocessing.StandardScaler. The estimator was left as it "
+        "was before this call."
+    )
+
+
 def _warn_if_rising(history, learning_rate, epoch_no):
     """Warn once the loss has risen over ``RISING_EPOCHS`` epochs in a row."""
     if len(history) <= RISING_EPOCHS:
@@ -381,8 +399,9 @@ def _warn_if_rising(history, learning_rate, epoch_no):
     warnings.warn(
         f"The training objective rose over the last {RISING_EPOCHS} epochs "
         f"(epoch {epoch_no}: {history[-1]:.6g}, best so far {best:.6g}). "
-        f"learning_rate={learning_rate!r} is probably too large: lower it, or "
-        "use learning_rate='auto' and standardized features.",
+        f"learning_rate={learning_rate!r} is probably too large (or the "
+        "momentum too high): lower it, or use learning_rate='auto' and "
+        "standardized features.",
         RisingLossWarning,
         stacklevel=4,
     )

@@ -1,0 +1,152 @@
+"""Properties of the model and the solvers, checked by hypothesis."""
+
+import threading
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import make_classification
+
+from sklearn_adamlr import AdamLogisticRegression, available_solvers
+from sklearn_adamlr._loss import loss_for, objective
+from sklearn_adamlr._penalties import ElasticNet
+
+SETTINGS = settings(max_examples=15, deadline=None)
+seeds = st.integers(0, 2**16)
+
+
+def _data(seed, n_classes=2, n_samples=40, n_features=4):
+    return make_classification(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=n_classes,
+        random_state=seed,
+    )
+
+
+def _gd(**kw):
+    return AdamLogisticRegression(solver="gd", tol=0.0, max_iter=3000, **kw)
+
+
+@SETTINGS
+@given(
+    seed=seeds,
+    n_classes=st.sampled_from([2, 3]),
+    C=st.floats(0.01, 100.0),
+    l1_ratio=st.floats(0.0, 1.0),
+    weighted=st.booleans(),
+)
+def test_smooth_gradient_matches_finite_differences(
+    seed, n_classes, C, l1_ratio, weighted
+):
+    X, y = _data(seed, n_classes)
+    rng = np.random.RandomState(seed)
+    sw = rng.uniform(0.1, 2.0, size=len(y)) if weighted else None
+    loss = loss_for(n_classes)
+    params = rng.normal(size=(X.shape[1] + 1, loss.n_outputs(n_classes)))
+    sw_sum = len(y) if sw is None else sw.sum()
+    penalty = ElasticNet(alpha=1 / (C * sw_sum), l1_ratio=l1_ratio)
+    target = loss.encode(y, X.dtype)
+    d = X.shape[1]
+
+    def smooth(p):
+        # the objective minus its L1 part, whose gradient `objective` returns
+        value, _ = objective(p, X, target, sw, loss, penalty)
+        return value - penalty.l1 * np.abs(p[:d]).sum()
+
+    _, grad = objective(params, X, target, sw, loss, penalty)
+    eps = 1e-6
+    for idx in np.ndindex(params.shape):
+        plus, minus = params.copy(), params.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        numeric = (smooth(plus) - smooth(minus)) / (2 * eps)
+        assert abs(numeric - grad[idx]) <= 1e-5 * max(1.0, abs(grad[idx]))
+
+
+@SETTINGS
+@given(seed=seeds, n_classes=st.sampled_from([2, 3]))
+def test_gd_is_invariant_to_sample_order(seed, n_classes):
+    X, y = _data(seed, n_classes)
+    perm = np.random.RandomState(seed).permutation(len(y))
+    a = _gd().fit(X, y)
+    b = _gd().fit(X[perm], y[perm])
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-7, atol=1e-9)
+
+
+@SETTINGS
+@given(seed=seeds, n_classes=st.sampled_from([2, 3]))
+def test_integer_weights_equal_repeated_rows(seed, n_classes):
+    X, y = _data(seed, n_classes)
+    sw = np.random.RandomState(seed).randint(0, 4, size=len(y))
+    if len(np.unique(y[sw > 0])) < n_classes:
+        sw[:] = 1
+    a = _gd().fit(X, y, sample_weight=sw)
+    rows = np.repeat(np.arange(len(y)), sw)
+    b = _gd().fit(X[rows], y[rows])
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
+
+
+@SETTINGS
+@given(seed=seeds, scale=st.floats(0.1, 10.0), C=st.floats(0.1, 10.0))
+def test_scaling_weights_equals_scaling_C(seed, scale, C):
+    X, y = _data(seed)
+    sw = np.random.RandomState(seed).uniform(0.5, 2.0, size=len(y))
+    a = _gd(C=C).fit(X, y, sample_weight=scale * sw)
+    b = _gd(C=C * scale).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-7, atol=1e-9)
+
+
+@SETTINGS
+@given(
+    seed=seeds,
+    n_classes=st.sampled_from([2, 3, 4]),
+    solver=st.sampled_from(available_solvers()),
+)
+def test_probabilities_are_consistent_with_predict(seed, n_classes, solver):
+    X, y = _data(seed, n_classes)
+    est = AdamLogisticRegression(solver=solver, random_state=seed, max_iter=20)
+    est.fit(X, y)
+    proba = est.predict_proba(X * 100)  # far from the data: saturated rows
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    np.testing.assert_array_equal(
+        est.classes_[np.argmax(proba, axis=1)], est.predict(X * 100)
+    )
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=seeds, solver=st.sampled_from(available_solvers()))
+def test_same_random_state_gives_a_bit_identical_model(seed, solver):
+    X, y = _data(seed, 3)
+    kw = dict(solver=solver, random_state=seed, max_iter=15)
+    a = AdamLogisticRegression(**kw).fit(X, y)
+    b = AdamLogisticRegression(**kw).fit(X, y)
+    assert np.array_equal(a.coef_, b.coef_)
+    assert a.loss_curve_ == b.loss_curve_
+
+
+def test_two_threads_give_the_results_of_one():
+    # No shared module state: two fits at once equal each fit alone.
+    X, y = _data(0, 3, n_samples=400, n_features=10)
+    configs = [
+        dict(solver="adam", random_state=1, max_iter=30, tol=None),
+        dict(solver="minibatch", random_state=2, max_iter=30, tol=None),
+    ]
+    alone = [AdamLogisticRegression(**kw).fit(X, y).coef_ for kw in configs]
+    together = [None, None]
+
+    def work(i):
+        together[i] = AdamLogisticRegression(**configs[i]).fit(X, y).coef_
+
+    for _ in range(3):
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for mine, ref in zip(together, alone, strict=True):
+            assert np.array_equal(mine, ref)
