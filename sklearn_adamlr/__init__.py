@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from ._estimator import AdamLogisticRegression
 from ._loss import logistic_objective
 from ._schedules import Constant, InverseScaling
+from ._stream import fit_stream
 from ._training import RisingLossWarning
 from .solvers import (
     Solver,
@@ -31,6 +32,7 @@ __all__ = [
     "RisingLossWarning",
     "Solver",
     "available_solvers",
+    "fit_stream",
     "get_solver",
     "logistic_objective",
     "register_solver",

@@ -1,0 +1,94 @@
+"""Pipeline, model selection, cloning, pickling and metadata routing."""
+
+import joblib
+import numpy as np
+import pytest
+import sklearn
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer
+from sklearn.exceptions import UnsetMetadataPassedError
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.multioutput import MultiOutputClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_adamlr import AdamLogisticRegression
+
+X, Y = load_breast_cancer(return_X_y=True)
+SW = np.random.RandomState(0).randint(1, 4, size=len(Y)).astype(float)
+
+
+def test_pipeline_with_scaler():
+    pipe = make_pipeline(StandardScaler(), AdamLogisticRegression(random_state=0))
+    pipe.fit(X, Y)
+    assert pipe.score(X, Y) > 0.97
+    assert pipe.predict_proba(X).shape == (len(Y), 2)
+
+
+def test_grid_search_over_solver_C_and_learning_rate_in_processes():
+    pipe = make_pipeline(StandardScaler(), AdamLogisticRegression(random_state=0))
+    grid = GridSearchCV(
+        pipe,
+        {
+            "adamlogisticregression__solver": ["gd", "adam", "minibatch"],
+            "adamlogisticregression__C": [0.1, 1.0],
+            "adamlogisticregression__learning_rate": ["auto", 0.01],
+        },
+        cv=3,
+        n_jobs=2,
+    ).fit(X, Y)
+    assert len(grid.cv_results_["params"]) == 12
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    assert grid.best_score_ > 0.95
+
+
+def test_cross_validate_clone_and_joblib(tmp_path):
+    est = AdamLogisticRegression(solver="gd", random_state=0)
+    pipe = make_pipeline(StandardScaler(), est)
+    scores = cross_validate(pipe, X, Y, cv=3)["test_score"]
+    assert scores.mean() > 0.95
+    fitted = pipe.fit(X, Y)
+    twin = clone(fitted)
+    assert twin.get_params()["adamlogisticregression__solver"] == "gd"
+    assert not hasattr(twin[-1], "coef_")
+    path = tmp_path / "model.joblib"
+    joblib.dump(fitted, path)
+    loaded = joblib.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_metadata_routing_through_pipeline_and_grid_search():
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = (
+            AdamLogisticRegression(solver="gd", random_state=0, tol=0.0)
+            .set_fit_request(sample_weight=True)
+            .set_score_request(sample_weight=True)
+        )
+        pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False), est)
+        pipe.fit(X, Y, sample_weight=SW)
+        unweighted = make_pipeline(
+            StandardScaler(), AdamLogisticRegression(solver="gd", tol=0.0)
+        ).fit(X, Y)
+        # the weights reached the estimator: the model differs from the unweighted
+        assert not np.allclose(pipe[-1].coef_, unweighted[-1].coef_)
+        grid = GridSearchCV(pipe, {"adamlogisticregression__C": [0.1, 1.0]}, cv=3)
+        grid.fit(X, Y, sample_weight=SW)
+        assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+
+
+def test_partial_fit_request_routes_through_a_meta_estimator():
+    Xs = StandardScaler().fit_transform(X)
+    Y2 = np.column_stack([Y, 1 - Y])
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = AdamLogisticRegression(random_state=0, shuffle=False)
+        est.set_partial_fit_request(sample_weight=True)
+        multi = MultiOutputClassifier(est)
+        multi.partial_fit(Xs, Y2, classes=[[0, 1], [0, 1]], sample_weight=SW)
+        plain = AdamLogisticRegression(random_state=0, shuffle=False)
+        plain.partial_fit(Xs, Y, classes=[0, 1], sample_weight=SW)
+        np.testing.assert_array_equal(multi.estimators_[0].coef_, plain.coef_)
+        # without a request, sklearn refuses to guess
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+            MultiOutputClassifier(AdamLogisticRegression()).partial_fit(
+                Xs, Y2, classes=[[0, 1], [0, 1]], sample_weight=SW
+            )
