@@ -111,11 +111,17 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         :meth:`fit`; holding out copies the training part of ``X``.
     validation_fraction : float, default=0.1
         Share of the data held out for early stopping, in (0, 1).
-    shuffle : bool, default=True
-        Visit the samples in a new random order in each epoch. Each
-        minibatch is then gathered into a preallocated buffer of
-        ``batch_size`` rows; ``X`` itself is never copied. With False,
-        minibatches are consecutive views of ``X``.
+    shuffle : bool or 'samples', default=True
+        How each epoch visits the data. True: minibatches are consecutive
+        rows, views of ``X`` that are never copied; each epoch shifts their
+        boundaries by a random offset and visits them in a random order.
+        This keeps an epoch at about one pass over ``X``, but rows that are
+        sorted (e.g. by label) stay close together, so shuffle such data once
+        beforehand (``sklearn.utils.shuffle``). ``'samples'``: a new random
+        order of the samples each epoch, each minibatch gathered into a
+        preallocated buffer of ``batch_size`` rows (``X`` is still not
+        copied, but an epoch costs about twice as much). False: the same
+        consecutive minibatches in order every epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffling and the early-stopping split. Pass an int for
         reproducible results.
@@ -204,7 +210,7 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "shuffle": ["boolean"],
+        "shuffle": ["boolean", StrOptions({"samples"})],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],

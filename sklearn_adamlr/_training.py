@@ -14,7 +14,9 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
+from . import _fused
 from ._loss import gradient_from_raw, lipschitz_constant, raw_prediction
+from ._schedules import Constant
 
 
 class RisingLossWarning(UserWarning):
@@ -157,9 +159,15 @@ class _L1Prox:
 
 
 def _batches(n_samples, batch_size):
-    """Start/stop pairs of the minibatches of one epoch."""
-    starts = np.arange(0, n_samples, batch_size)
-    return [(int(s), int(min(s + batch_size, n_samples))) for s in starts]
+    """Start/stop pairs of the contiguous minibatches of one epoch."""
+    return [
+        (s, min(s + batch_size, n_samples)) for s in range(0, n_samples, batch_size)
+    ]
+
+
+def _wrapped(start, stop, n_samples):
+    """Row indices of the batch that straddles the end: ``start:n``, ``0:rest``."""
+    return np.concatenate([np.arange(start, n_samples), np.arange(stop - n_samples)])
 
 
 def train(
@@ -201,12 +209,14 @@ def train(
     max_epochs : int
     batch_size : int
         Ignored by full-batch solvers.
-    shuffle : bool
-        Visit the samples in a new random order each epoch. Each minibatch
-        is then gathered into a preallocated buffer; without shuffling,
-        minibatches are views of ``X``.
+    shuffle : bool or 'samples'
+        False: the same consecutive minibatches, in order, every epoch.
+        True: consecutive minibatches (views of ``X``, no copy), with
+        boundaries shifted by a random offset and visited in a random order
+        each epoch. ``'samples'``: a new random order of the samples each
+        epoch, each minibatch gathered into a preallocated buffer.
     rng : numpy.random.RandomState
-        Consumed only when ``shuffle`` is True.
+        Consumed only when ``shuffle`` is not False.
     tol : float or None
         Stop when the objective (or the validation score) has not improved
         by ``tol`` for ``n_iter_no_change`` epochs; None never stops early.
@@ -252,10 +262,52 @@ def train(
     graw_buf = np.empty((batch_size, k), dtype=dtype)
     grad = np.empty_like(params)
     is_sparse = sparse.issparse(X)
-    gather = shuffle and batch_size < n
-    if gather and not is_sparse:
+    gather = shuffle == "samples" and batch_size < n
+    rotate = bool(shuffle) and not gather and shuffle != "samples" and batch_size < n
+    fused = not is_sparse and _fused.supports(X, params)
+    if (gather or rotate) and not is_sparse and not fused:
+        # for gathered batches (and the one rotated batch that wraps around)
         x_buf = np.empty((batch_size, d), dtype=X.dtype)
-    bounds = _batches(n, batch_size)
+    fixed_bounds = _batches(n, batch_size)
+
+    if fused:
+        kernel, no_rows, sw_arg = _fused.kernel_for(params, X, sw, None)
+
+        def data_gradient(start, stop, order, point):
+            scale = 1.0 / ((stop - start) * mean_weight)
+            if order is None:
+                if start >= n:
+                    start, stop = start - n, stop - n
+                if stop > n:
+                    order, start, stop = _wrapped(start, stop, n), 0, stop - start
+                else:
+                    order = no_rows
+            return kernel(X, order, start, stop, point, target, sw_arg, scale, grad)
+
+    else:
+
+        def data_gradient(start, stop, order, point):
+            m = stop - start
+            if order is None and start >= n:
+                start, stop = start - n, stop - n
+            if order is None and stop > n:
+                order, start, stop = _wrapped(start, stop, n), 0, m
+            if order is None:
+                Xb, yb = X[start:stop], target[start:stop]
+                swb = None if sw is None else sw[start:stop]
+            else:
+                idx = order[start:stop]
+                Xb = X[idx] if is_sparse else np.take(X, idx, axis=0, out=x_buf[:m])
+                yb = target[idx]
+                swb = None if sw is None else sw[idx]
+            raw = raw_prediction(Xb, point, d, out=raw_buf[:m])
+            graw = graw_buf[:m]
+            value = loss.loss_gradient(raw, yb, swb, graw)
+            gradient_from_raw(Xb, graw, d, 1.0 / (m * mean_weight), grad)
+            return value
+
+    # A constant schedule needs no call per update.
+    constant_rate = isinstance(schedule, Constant)
 
     result = TrainingResult(t=t)
     history = list(previous_losses)
@@ -264,10 +316,24 @@ def train(
     no_improvement = 0
     start_time = time.perf_counter()
     for epoch in range(max_epochs):
+        order = None
         if gather:
             order = rng.permutation(n)
+            bounds = fixed_bounds
+        elif rotate:
+            # Rotate the batch boundaries by a random offset (a batch may wrap
+            # from the end of X to its start) and visit the batches in a
+            # random order: every batch but the wrapping one is a view of X.
+            offset = int(rng.randint(batch_size))
+            bounds = [
+                (fixed_bounds[i][0] + offset, fixed_bounds[i][1] + offset)
+                for i in rng.permutation(len(fixed_bounds))
+            ]
+        else:
+            bounds = fixed_bounds
         loss_sum = 0.0
         epoch_no = epoch_offset + epoch + 1
+        step_count = result.t
         try:
             # An overflow or a NaN in the arithmetic of a batch is divergence;
             # catch it at its first batch, before it spreads to the state.
@@ -275,37 +341,25 @@ def train(
                 over="raise", invalid="raise", divide="raise", under="ignore"
             ):
                 for start, stop in bounds:
-                    m = stop - start
-                    if gather:
-                        idx = order[start:stop]
-                        if is_sparse:
-                            Xb = X[idx]
-                        else:
-                            Xb = np.take(X, idx, axis=0, out=x_buf[:m])
-                        yb = target[idx]
-                        swb = None if sw is None else sw[idx]
-                    else:
-                        Xb = X[start:stop]
-                        yb = target[start:stop]
-                        swb = None if sw is None else sw[start:stop]
                     point = solver.eval_point(params, state)
-                    raw = raw_prediction(Xb, point, d, out=raw_buf[:m])
-                    graw = graw_buf[:m]
-                    loss_sum += loss.loss_gradient(raw, yb, swb, graw)
-                    gradient_from_raw(Xb, graw, d, 1.0 / (m * mean_weight), grad)
+                    loss_sum += data_gradient(start, stop, order, point)
                     penalty.add_gradient(point[:d], grad[:d])
                     if full_batch:
                         # The objective at the point where the gradient was taken
                         # (FISTA's extrapolated point), consistent with its loss.
                         penalty_value = penalty.value(point[:d])
-                    result.t += 1
-                    solver.update(
-                        params, grad, state, schedule(learning_rate, result.t), prox
+                    step_count += 1
+                    rate = (
+                        learning_rate
+                        if constant_rate
+                        else schedule(learning_rate, step_count)
                     )
+                    solver.update(params, grad, state, rate, prox)
         except FloatingPointError as exc:
             raise ValueError(
                 _divergence_message(epoch_no, learning_rate, f"numpy: {exc}")
             ) from None
+        result.t = step_count
 
         if not full_batch:
             penalty_value = penalty.value(params[:d])

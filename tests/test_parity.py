@@ -142,8 +142,12 @@ def test_gd_l1_and_elastic_net_match_reference(name, C, l1_ratio, weights):
 
 
 STOCHASTIC = {
-    "adam": dict(learning_rate=0.1, schedule="invscaling", power_t=0.5),
-    "minibatch": dict(learning_rate="auto", schedule="invscaling", power_t=0.1),
+    "adam": dict(
+        learning_rate=0.1, schedule="invscaling", power_t=0.5, shuffle="samples"
+    ),
+    "minibatch": dict(
+        learning_rate="auto", schedule="invscaling", power_t=0.1, shuffle="samples"
+    ),
 }
 
 
