@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._estimator import AdamLogisticRegression
 from ._loss import logistic_objective
+from ._plot import LossCurveDisplay
 from ._schedules import Constant, InverseScaling
 from ._stream import fit_stream
 from ._training import RisingLossWarning
@@ -29,6 +30,7 @@ __all__ = [
     "AdamLogisticRegression",
     "Constant",
     "InverseScaling",
+    "LossCurveDisplay",
     "RisingLossWarning",
     "Solver",
     "available_solvers",

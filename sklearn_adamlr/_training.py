@@ -108,14 +108,20 @@ class Smoothness:
         """Largest ``L_i`` of a single weighted sample's gradient, plus L2."""
         p = self._problem
         X = p.X
-        if sparse.issparse(X):
-            sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-        else:
-            sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-        sq += float(p.fit_intercept)
-        if p.sample_weight is not None:
-            sq *= p.sample_weight * (p.n_samples / p.weight_sum)
-        return p.loss.curvature * float(sq.max()) + p.penalty.l2
+        sw_scale = p.n_samples / p.weight_sum
+        largest = 0.0
+        # Row norms in blocks: memory stays O(block), never O(n) or a copy of X.
+        for start in range(0, p.n_samples, 4096):
+            block = X[start : start + 4096]
+            if sparse.issparse(block):
+                sq = np.asarray(block.multiply(block).sum(axis=1)).ravel()
+            else:
+                sq = np.einsum("ij,ij->i", block, block, dtype=np.float64)
+            sq += float(p.fit_intercept)
+            if p.sample_weight is not None:
+                sq *= p.sample_weight[start : start + 4096] * sw_scale
+            largest = max(largest, float(sq.max()))
+        return p.loss.curvature * largest + p.penalty.l2
 
     def expected(self, batch_size):
         """Expected smoothness of a minibatch of ``batch_size`` samples.

@@ -11,7 +11,7 @@ from sklearn_adamlr import AdamLogisticRegression, available_solvers
 from sklearn_adamlr._loss import loss_for, objective
 from sklearn_adamlr._penalties import ElasticNet
 
-SETTINGS = settings(max_examples=15, deadline=None)
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
 seeds = st.integers(0, 2**16)
 
 
@@ -24,6 +24,18 @@ def _data(seed, n_classes=2, n_samples=40, n_features=4):
         n_classes=n_classes,
         random_state=seed,
     )
+
+
+def assert_same_model(a, b, rtol):
+    """Coefficients and intercepts equal to ``rtol`` of the largest parameter.
+
+    Element-wise relative checks are wrong for parameters near zero: at the
+    optimum, rounding in the objective moves every parameter by about
+    sqrt(eps) times the scale of the model, whatever its own size.
+    """
+    pa = np.concatenate([a.coef_.ravel(), a.intercept_])
+    pb = np.concatenate([b.coef_.ravel(), b.intercept_])
+    assert np.abs(pa - pb).max() <= rtol * np.abs(pb).max()
 
 
 def _gd(**kw):
@@ -73,8 +85,7 @@ def test_gd_is_invariant_to_sample_order(seed, n_classes):
     perm = np.random.RandomState(seed).permutation(len(y))
     a = _gd().fit(X, y)
     b = _gd().fit(X[perm], y[perm])
-    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-7, atol=1e-9)
-    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-7, atol=1e-9)
+    assert_same_model(a, b, rtol=1e-7)
 
 
 @SETTINGS
@@ -87,7 +98,7 @@ def test_integer_weights_equal_repeated_rows(seed, n_classes):
     a = _gd().fit(X, y, sample_weight=sw)
     rows = np.repeat(np.arange(len(y)), sw)
     b = _gd().fit(X[rows], y[rows])
-    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
+    assert_same_model(a, b, rtol=1e-7)
 
 
 @SETTINGS
@@ -97,7 +108,7 @@ def test_scaling_weights_equals_scaling_C(seed, scale, C):
     sw = np.random.RandomState(seed).uniform(0.5, 2.0, size=len(y))
     a = _gd(C=C).fit(X, y, sample_weight=scale * sw)
     b = _gd(C=C * scale).fit(X, y, sample_weight=sw)
-    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-7, atol=1e-9)
+    assert_same_model(a, b, rtol=1e-7)
 
 
 @SETTINGS
@@ -118,7 +129,7 @@ def test_probabilities_are_consistent_with_predict(seed, n_classes, solver):
     )
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=5, deadline=None, derandomize=True)
 @given(seed=seeds, solver=st.sampled_from(available_solvers()))
 def test_same_random_state_gives_a_bit_identical_model(seed, solver):
     X, y = _data(seed, 3)

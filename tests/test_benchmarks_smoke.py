@@ -1,0 +1,32 @@
+"""The benchmark suite runs end to end at its --quick size and reports targets."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+def test_quick_benchmark_writes_table_and_plots(tmp_path):
+    subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| case | model | epoch (s)" in summary
+    assert "## Targets (issue 4), as measured in this run" in summary
+    for model in (
+        "adam (bs=256)",
+        "SGDClassifier",
+        "MLPClassifier adam",
+        "gd",
+        "LogisticRegression lbfgs",
+        "LogisticRegression saga",
+    ):
+        assert f"| {model} |" in summary
+    assert "scikit-learn" in summary and "Machine:" in summary
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert len(pngs) == 5, pngs

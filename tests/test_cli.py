@@ -1,0 +1,128 @@
+"""``python -m sklearn_adamlr`` end to end, as a subprocess."""
+
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+
+
+def run(*args, check=True):
+    result = subprocess.run(
+        [sys.executable, "-m", "sklearn_adamlr", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def csv(tmp_path_factory):
+    X, y = make_classification(
+        n_samples=600, n_features=6, n_informative=4, n_classes=3, random_state=0
+    )
+    frame = pd.DataFrame(X * 5 + 2, columns=[f"x{i}" for i in range(6)])
+    frame["species"] = np.array(["ant", "bee", "cat"])[y]
+    path = tmp_path_factory.mktemp("data") / "data.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_demo_prints_the_comparison_table():
+    out = run().stdout
+    assert "Breast cancer, standardized (569 samples, 30 features)" in out
+    for model in ("sklearn lbfgs", "adam", "gd", "minibatch"):
+        assert f"\n{model} " in out
+    gd_line = next(line for line in out.splitlines() if line.startswith("gd "))
+    rel_gap = float(gd_line.split()[2])
+    assert abs(rel_gap) < 1e-8
+
+
+def test_help_lists_every_option():
+    out = run("--help").stdout
+    for option in (
+        "--data",
+        "--target",
+        "--solver",
+        "--C",
+        "--l1-ratio",
+        "--learning-rate",
+        "--max-iter",
+        "--test-size",
+        "--plot",
+        "--save",
+        "--random-state",
+    ):
+        assert option in out
+
+
+def test_trains_on_a_csv_and_writes_plot_and_model(csv, tmp_path):
+    png, model = tmp_path / "curve.png", tmp_path / "model.joblib"
+    out = run(
+        "--data",
+        csv,
+        "--target",
+        "species",
+        "--solver",
+        "gd",
+        "--C",
+        "0.5",
+        "--max-iter",
+        "300",
+        "--test-size",
+        "0.3",
+        "--plot",
+        png,
+        "--save",
+        model,
+    ).stdout
+    assert "600 rows, 6 features, 3 classes; held out 180 rows" in out
+    ours = next(line for line in out.splitlines() if line.startswith("AdamLogistic"))
+    theirs = next(line for line in out.splitlines() if line.startswith("sklearn"))
+    acc, loss = map(float, ours.split()[2:4])
+    ref_acc, ref_loss = map(float, theirs.split()[2:4])
+    assert acc > 0.6 and loss == pytest.approx(ref_loss, abs=0.02)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pipe = joblib.load(model)
+    assert list(pipe.classes_) == ["ant", "bee", "cat"]
+    assert pipe[-1].solver == "gd" and pipe[-1].C == 0.5
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--target", "species"], "--data and --target go together"),
+        (["--data", "{csv}", "--target", "nope"], "no column 'nope'"),
+        (["--data", "missing.csv", "--target", "y"], "no such file"),
+        (["--data", "{csv}", "--target", "species", "--C", "-1"], "must be positive"),
+        (
+            ["--data", "{csv}", "--target", "species", "--learning-rate", "fast"],
+            "must be 'auto' or a positive number",
+        ),
+        (
+            ["--data", "{csv}", "--target", "species", "--solver", "lbfgs"],
+            "is not one of",
+        ),
+        (
+            ["--data", "{csv}", "--target", "species", "--test-size", "2"],
+            "must be in (0, 1)",
+        ),
+        (["--data", "{text}", "--target", "y"], "must be numeric"),
+        (["--plot", "x.png"], "applies to --data only"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_argument_errors_exit_non_zero_with_usage(csv, tmp_path, args, message):
+    text = tmp_path / "text.csv"
+    pd.DataFrame({"a": ["u", "v"] * 5, "y": [0, 1] * 5}).to_csv(text, index=False)
+    args = [a.format(csv=csv, text=text) for a in args]
+    result = run(*args, check=False)
+    assert result.returncode == 2
+    assert "usage: python -m sklearn_adamlr" in result.stderr
+    assert message in result.stderr
