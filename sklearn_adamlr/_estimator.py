@@ -152,7 +152,7 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         Intercepts (zeros when ``fit_intercept=False``).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when ``X`` has string column names.
     n_iter_ : int
         Epochs run by the last :meth:`fit`, plus one per :meth:`partial_fit`.
