@@ -511,13 +511,20 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         sw = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
-        if self.class_weight is not None:
-            cw = compute_class_weight(
-                self.class_weight,
-                classes=classes_,
-                y=y,
-                sample_weight=None if sample_weight is None else sw,
+        if self.class_weight == "balanced":
+            # n_samples / (n_classes * bincount(y)), with the counts weighted by
+            # sample_weight as scikit-learn >= 1.7 does (computed here so that
+            # older versions give the same weights).
+            counts = np.bincount(
+                class_index,
+                weights=None if sample_weight is None else sw,
+                minlength=len(classes_),
             )
+            with np.errstate(divide="ignore"):
+                cw = np.where(counts > 0, counts.sum() / (len(classes_) * counts), 0.0)
+            sw = sw * cw[class_index].astype(X.dtype, copy=False)
+        elif self.class_weight is not None:
+            cw = compute_class_weight(self.class_weight, classes=classes_, y=y)
             sw = sw * cw[class_index].astype(X.dtype, copy=False)
         return sw
 

@@ -7,6 +7,7 @@ import sklearn
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import UnsetMetadataPassedError
+from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.multioutput import MultiOutputClassifier
 from sklearn.pipeline import make_pipeline
@@ -59,11 +60,9 @@ def test_cross_validate_clone_and_joblib(tmp_path):
 
 def test_metadata_routing_through_pipeline_and_grid_search():
     with sklearn.config_context(enable_metadata_routing=True):
-        est = (
-            AdamLogisticRegression(solver="gd", random_state=0, tol=0.0)
-            .set_fit_request(sample_weight=True)
-            .set_score_request(sample_weight=True)
-        )
+        est = AdamLogisticRegression(
+            solver="gd", random_state=0, tol=0.0
+        ).set_fit_request(sample_weight=True)
         pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False), est)
         pipe.fit(X, Y, sample_weight=SW)
         unweighted = make_pipeline(
@@ -71,9 +70,19 @@ def test_metadata_routing_through_pipeline_and_grid_search():
         ).fit(X, Y)
         # the weights reached the estimator: the model differs from the unweighted
         assert not np.allclose(pipe[-1].coef_, unweighted[-1].coef_)
-        grid = GridSearchCV(pipe, {"adamlogisticregression__C": [0.1, 1.0]}, cv=3)
+        # a scorer that requests the weights scores with them, through the
+        # same routing, on every scikit-learn version we support
+        scorer = make_scorer(accuracy_score).set_score_request(sample_weight=True)
+        grid = GridSearchCV(
+            pipe, {"adamlogisticregression__C": [0.1, 1.0]}, cv=3, scoring=scorer
+        )
         grid.fit(X, Y, sample_weight=SW)
         assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+        # the refit on the whole data got the weights too
+        best_C = grid.best_params_["adamlogisticregression__C"]
+        refit = clone(pipe).set_params(adamlogisticregression__C=best_C)
+        refit.fit(X, Y, sample_weight=SW)
+        np.testing.assert_allclose(grid.best_estimator_[-1].coef_, refit[-1].coef_)
 
 
 def test_partial_fit_request_routes_through_a_meta_estimator():

@@ -13,7 +13,12 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_adamlr import AdamLogisticRegression, RisingLossWarning, available_solvers
+from sklearn_adamlr import (
+    AdamLogisticRegression,
+    RisingLossWarning,
+    available_solvers,
+    get_solver,
+)
 
 SOLVERS = available_solvers()
 RNG = np.random.RandomState(0)
@@ -122,7 +127,7 @@ BAD_INPUT = [
         (X, Y),
         {"sample_weight": np.zeros(60)},
         ValueError,
-        "at least one non-zero",
+        "at least one non-zero|sum to zero",
     ),
 ]
 
@@ -233,24 +238,30 @@ def test_negative_weights_are_refused_and_zero_weights_drop_samples(solver):
 DIVERGING = {
     # (learning_rate, feature scale)
     "adam": (1e300, 1e300),
-    "gd": (1e30, 1e200),
-    "minibatch": (1e30, 1e200),
-    "thirdparty_plain_sgd": (1e30, 1e200),
+    "gd": (1e30, 1e300),
+    "minibatch": (1e30, 1e300),
+    "thirdparty_plain_sgd": (1e30, 1e300),
 }
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_divergence_is_an_error_and_rolls_back(solver):
-    lr, scale = DIVERGING.get(solver, (1e30, 1e200))
+    # a step of lr * gradient ~ 1e330 overflows whatever the BLAS does
+    lr, scale = DIVERGING.get(solver, (1e30, 1e300))
     est = _fitted(solver)
     before = pickle.dumps(est)
-    est.set_params(learning_rate=lr)
-    with pytest.raises(
-        ValueError, match=r"diverged at epoch \d+.*smaller learning_rate"
-    ):
-        est.partial_fit(X * scale, Y)
-    est.set_params(learning_rate="auto")
-    assert pickle.dumps(est) == before
+    if not get_solver(solver).full_batch:
+        # gd is left out here: after its first step, its step size adapts to
+        # the data and no longer follows a changed learning_rate.
+        est.set_params(learning_rate=lr)
+        with pytest.raises(ValueError, match=r"diverged at epoch \d+.*smaller"):
+            est.partial_fit(X * scale, Y)
+        est.set_params(learning_rate="auto")
+        assert pickle.dumps(est) == before
+    fresh = AdamLogisticRegression(solver=solver, learning_rate=lr)
+    with pytest.raises(ValueError, match=r"diverged at epoch 1.*learning_rate"):
+        fresh.partial_fit(X * scale, Y, classes=CLASSES)
+    assert not hasattr(fresh, "coef_")
     with pytest.raises(ValueError, match=r"diverged at epoch \d+.*scale the features"):
         est.set_params(learning_rate=lr).fit(X * scale, Y)
     est.set_params(learning_rate="auto")
