@@ -171,9 +171,19 @@ def _batches(n_samples, batch_size):
     ]
 
 
-def _wrapped(start, stop, n_samples):
-    """Row indices of the batch that straddles the end: ``start:n``, ``0:rest``."""
-    return np.concatenate([np.arange(start, n_samples), np.arange(stop - n_samples)])
+def _rotated(bounds, offset, n_samples):
+    """``(start, stop, rows)`` of a batch whose boundaries are shifted by ``offset``.
+
+    ``rows`` is None when the batch is the view ``X[start:stop]``; for the one
+    batch that straddles the end it lists ``start:n``, then ``0:rest``.
+    """
+    start, stop = bounds[0] + offset, bounds[1] + offset
+    if start >= n_samples:
+        return start - n_samples, stop - n_samples, None
+    if stop <= n_samples:
+        return start, stop, None
+    rows = np.concatenate([np.arange(start, n_samples), np.arange(stop - n_samples)])
+    return 0, stop - start, rows
 
 
 def train(
@@ -269,40 +279,33 @@ def train(
     grad = np.empty_like(params)
     is_sparse = sparse.issparse(X)
     gather = shuffle == "samples" and batch_size < n
-    rotate = bool(shuffle) and not gather and shuffle != "samples" and batch_size < n
+    rotate = bool(shuffle) and shuffle != "samples" and batch_size < n
     fused = not is_sparse and _fused.supports(X, params)
     if (gather or rotate) and not is_sparse and not fused:
         # for gathered batches (and the one rotated batch that wraps around)
         x_buf = np.empty((batch_size, d), dtype=X.dtype)
     fixed_bounds = _batches(n, batch_size)
 
+    # data_gradient(start, stop, rows, point): the summed loss of the minibatch
+    # rows[start:stop] (rows None: the view X[start:stop]) at `point`, and its
+    # normalised gradient written into `grad`.
     if fused:
         kernel, no_rows, sw_arg = _fused.kernel_for(params, X, sw, None)
 
-        def data_gradient(start, stop, order, point):
+        def data_gradient(start, stop, rows, point):
             scale = 1.0 / ((stop - start) * mean_weight)
-            if order is None:
-                if start >= n:
-                    start, stop = start - n, stop - n
-                if stop > n:
-                    order, start, stop = _wrapped(start, stop, n), 0, stop - start
-                else:
-                    order = no_rows
-            return kernel(X, order, start, stop, point, target, sw_arg, scale, grad)
+            rows = no_rows if rows is None else rows
+            return kernel(X, rows, start, stop, point, target, sw_arg, scale, grad)
 
     else:
 
-        def data_gradient(start, stop, order, point):
+        def data_gradient(start, stop, rows, point):
             m = stop - start
-            if order is None and start >= n:
-                start, stop = start - n, stop - n
-            if order is None and stop > n:
-                order, start, stop = _wrapped(start, stop, n), 0, m
-            if order is None:
+            if rows is None:
                 Xb, yb = X[start:stop], target[start:stop]
                 swb = None if sw is None else sw[start:stop]
             else:
-                idx = order[start:stop]
+                idx = rows[start:stop]
                 Xb = X[idx] if is_sparse else np.take(X, idx, axis=0, out=x_buf[:m])
                 yb = target[idx]
                 swb = None if sw is None else sw[idx]
@@ -322,21 +325,20 @@ def train(
     no_improvement = 0
     start_time = time.perf_counter()
     for epoch in range(max_epochs):
-        order = None
         if gather:
             order = rng.permutation(n)
-            bounds = fixed_bounds
+            batches = [(start, stop, order) for start, stop in fixed_bounds]
         elif rotate:
-            # Rotate the batch boundaries by a random offset (a batch may wrap
-            # from the end of X to its start) and visit the batches in a
-            # random order: every batch but the wrapping one is a view of X.
+            # Shift the batch boundaries by a random offset and visit the
+            # batches in a random order: every batch but the one that wraps
+            # from the end of X to its start is a view of X.
             offset = int(rng.randint(batch_size))
-            bounds = [
-                (fixed_bounds[i][0] + offset, fixed_bounds[i][1] + offset)
+            batches = [
+                _rotated(fixed_bounds[i], offset, n)
                 for i in rng.permutation(len(fixed_bounds))
             ]
         else:
-            bounds = fixed_bounds
+            batches = [(start, stop, None) for start, stop in fixed_bounds]
         loss_sum = 0.0
         epoch_no = epoch_offset + epoch + 1
         step_count = result.t
@@ -346,9 +348,9 @@ def train(
             with np.errstate(
                 over="raise", invalid="raise", divide="raise", under="ignore"
             ):
-                for start, stop in bounds:
+                for start, stop, rows in batches:
                     point = solver.eval_point(params, state)
-                    loss_sum += data_gradient(start, stop, order, point)
+                    loss_sum += data_gradient(start, stop, rows, point)
                     penalty.add_gradient(point[:d], grad[:d])
                     if full_batch:
                         # The objective at the point where the gradient was taken
@@ -382,6 +384,7 @@ def train(
         if validation is not None:
             score = validation(params)
             result.validation_scores.append(score)
+            previous_best = best_score
             if score > best_score:
                 best_score = score
                 result.best_params = params.copy()
@@ -393,29 +396,17 @@ def train(
                 f"{elapsed:.2f} s"
             )
             if validation is not None:
-                line += f", validation score = {result.validation_scores[-1]:.6f}"
+                line += f", validation score = {score:.6f}"
             print(line)
 
         if tol is None:
             continue
         if validation is not None:
-            current = result.validation_scores[-1]
-            # best_score already includes current; compare with the best before
-            previous_best = (
-                max(result.validation_scores[:-1])
-                if len(result.validation_scores) > 1
-                else -np.inf
-            )
-            if current < previous_best + tol:
-                no_improvement += 1
-            else:
-                no_improvement = 0
+            improved = score >= previous_best + tol
         else:
-            if value > best_loss - tol:
-                no_improvement += 1
-            else:
-                no_improvement = 0
+            improved = value <= best_loss - tol
             best_loss = min(best_loss, value)
+        no_improvement = 0 if improved else no_improvement + 1
         if no_improvement >= n_iter_no_change:
             result.converged = True
             if verbose:
