@@ -45,6 +45,29 @@ def _rollback_on_error(estimator):
         raise
 
 
+def _auto_learning_rate(solver, problem, batch_size):
+    """The solver's ``'auto'`` step, or a ValueError that says what to do.
+
+    With features beyond about 1e150 the Gram matrix behind the Lipschitz
+    constant overflows: the eigensolver then fails with a cryptic
+    ``LinAlgError``, or the step silently becomes 0 and nothing is learned.
+    """
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            rate = float(solver.auto_learning_rate(Smoothness(problem), batch_size))
+    except (FloatingPointError, np.linalg.LinAlgError, OverflowError):
+        rate = np.nan
+    if not (np.isfinite(rate) and rate > 0):
+        raise ValueError(
+            "learning_rate='auto' could not be computed before epoch 1: the "
+            "features are too large for the smoothness constant of the loss "
+            f"to be finite (got a step of {rate!r}). Scale the features, e.g. "
+            "with sklearn.preprocessing.StandardScaler, or pass a float "
+            "learning_rate."
+        )
+    return rate
+
+
 class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
     """Logistic regression trained by gradient descent, minibatch SGD or Adam.
 
@@ -291,7 +314,10 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights, not all zero.
+            Non-negative weights, not all zero; a zero weight drops its
+            sample. Negative weights raise a ValueError: they would make the
+            objective non-convex (and, with C=np.inf, possibly unbounded
+            below).
 
         Returns
         -------
@@ -334,13 +360,20 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             All the classes of the stream. Required on the first call; on
             later calls, if given, it must equal ``classes_``.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights, not all zero.
+            Non-negative weights, not all zero; a zero weight drops its
+            sample. Negative weights raise a ValueError: they would make the
+            objective non-convex (and, with C=np.inf, possibly unbounded
+            below).
 
         Returns
         -------
         self : object
             The updated estimator.
         """
+        # scikit-learn's _fit_context validates the parameters of partial_fit
+        # on the first call only; a value set by set_params between calls
+        # must still give InvalidParameterError, not a cryptic failure later.
+        self._validate_params()
         with _rollback_on_error(self):
             self._train(X, y, sample_weight, classes=classes, incremental=True)
         return self
@@ -429,9 +462,7 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         elif incremental and not first_call:
             learning_rate = self.learning_rate_
         else:
-            learning_rate = float(
-                solver.auto_learning_rate(Smoothness(problem), batch_size)
-            )
+            learning_rate = _auto_learning_rate(solver, problem, batch_size)
 
         previous = list(self.loss_curve_) if incremental and not first_call else []
         result = train(
