@@ -1,8 +1,9 @@
 """Train on a CSV file larger than memory, chunk by chunk.
 
-The file is read twice per epoch at most, in chunks of ``--chunksize`` rows
-with ``pandas.read_csv(chunksize=...)``; only one chunk, the held-out rows and
-the model are in memory at any time, whatever the size of the file.
+The file is read once to learn the scaling and the labels, then once per
+epoch, in chunks of ``--chunksize`` rows with ``pandas.read_csv(chunksize=...)``;
+only one chunk, the held-out rows and the model are in memory at any time,
+whatever the size of the file.
 
 1. A first pass learns the feature scaling (``StandardScaler.partial_fit``) and
    the set of labels.

@@ -506,6 +506,9 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         )
         self._solver_state = state
         self._solver_class = type(solver)
+        # The shape of the solver state depends on it, and coef_ alone cannot
+        # tell whether the stream was started with an intercept.
+        self._fitted_intercept = bool(self.fit_intercept)
         self._rng = rng
         return result.converged
 
@@ -575,8 +578,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
                 f"{self._solver_class.__name__} and cannot continue with "
                 f"{type(solver).__name__}; call fit to start afresh."
             )
-        if self.coef_.shape[0] != k or self.fit_intercept != (
-            n_params > self.coef_.shape[1]
+        if self.coef_.shape[0] != k or self.fit_intercept != getattr(
+            self, "_fitted_intercept", self.fit_intercept
         ):
             raise ValueError(
                 "fit_intercept was changed since the first call to partial_fit; "

@@ -19,8 +19,11 @@ def fit_stream(estimator, chunks, *, classes, n_epochs=1, verbose=0):
     Parameters
     ----------
     estimator : AdamLogisticRegression
-        Any classifier with ``partial_fit(X, y, classes=..., sample_weight=...)``.
-        A fitted one continues from where it stopped.
+        Or any classifier with ``partial_fit(X, y, classes=...)`` (and a
+        ``sample_weight`` argument if the chunks carry weights). A fitted one
+        continues from where it stopped. If a chunk fails, the error is
+        raised, and an ``AdamLogisticRegression`` is left as it was after
+        the previous chunk.
     chunks : iterable of tuple or callable
         The stream, or a zero-argument callable returning it.
     classes : array-like of shape (n_classes,)
@@ -51,7 +54,12 @@ def fit_stream(estimator, chunks, *, classes, n_epochs=1, verbose=0):
     >>> clf.score(X, y) > 0.9
     True
     """
-    if not (isinstance(n_epochs, int | np.integer) and n_epochs >= 1):
+    # bool is an int subclass, but n_epochs=True is surely a mistake
+    if (
+        isinstance(n_epochs, bool)
+        or not isinstance(n_epochs, int | np.integer)
+        or n_epochs < 1
+    ):
         raise ValueError(f"n_epochs must be a positive integer, got {n_epochs!r}.")
     source = chunks
     if not callable(source) and isinstance(source, Iterator) and n_epochs > 1:
@@ -67,14 +75,17 @@ def fit_stream(estimator, chunks, *, classes, n_epochs=1, verbose=0):
         for chunk in stream:
             if len(chunk) == 3:
                 X, y, sample_weight = chunk
+                # passed only when given: some partial_fit methods (e.g.
+                # PassiveAggressiveClassifier's) take no sample_weight
+                fit_params = {"sample_weight": sample_weight}
             elif len(chunk) == 2:
-                (X, y), sample_weight = chunk, None
+                (X, y), fit_params = chunk, {}
             else:
                 raise ValueError(
                     "Each chunk must be (X, y) or (X, y, sample_weight); got a "
                     f"tuple of length {len(chunk)}."
                 )
-            estimator.partial_fit(X, y, classes=classes, sample_weight=sample_weight)
+            estimator.partial_fit(X, y, classes=classes, **fit_params)
             n_chunks += 1
             n_samples += len(y)
             if verbose >= 2:

@@ -68,7 +68,22 @@ def test_grid_search_under_the_dask_joblib_backend(client):
         {"solver": ["gd", "adam"], "C": [0.1, 1.0]},
         cv=3,
     )
-    with joblib.parallel_backend("dask"):
-        grid.fit(X, y)
+    with distributed.get_task_stream(client) as tasks:
+        with joblib.parallel_backend("dask"):
+            grid.fit(X, y)
+    # the fits ran as tasks of the cluster's worker (joblib batches them, so
+    # there may be fewer tasks than the 12 fits), not in this process's pool
+    assert tasks.data
+    workers = {task["worker"] for task in tasks.data}
+    assert workers == set(client.scheduler_info()["workers"])
     assert len(grid.cv_results_["params"]) == 4
     assert grid.best_score_ > 0.85
+    # and they are the same fits as on the default backend
+    local = GridSearchCV(
+        AdamLogisticRegression(random_state=0),
+        {"solver": ["gd", "adam"], "C": [0.1, 1.0]},
+        cv=3,
+    ).fit(X, y)
+    np.testing.assert_array_equal(
+        grid.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )

@@ -9,6 +9,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.multioutput import MultiOutputClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -101,3 +102,82 @@ def test_partial_fit_request_routes_through_a_meta_estimator():
             MultiOutputClassifier(AdamLogisticRegression()).partial_fit(
                 Xs, Y2, classes=[[0, 1], [0, 1]], sample_weight=SW
             )
+
+
+def test_sample_weight_without_routing_and_unrequested_with_routing():
+    # routing off: the step__param convention of Pipeline
+    legacy = make_pipeline(
+        StandardScaler(), AdamLogisticRegression(solver="gd", tol=0.0)
+    ).fit(X, Y, adamlogisticregression__sample_weight=SW)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=False),
+            AdamLogisticRegression(solver="gd", tol=0.0).set_fit_request(
+                sample_weight=True
+            ),
+        ).fit(X, Y, sample_weight=SW)
+        np.testing.assert_array_equal(routed[-1].coef_, legacy[-1].coef_)
+        # routing on and nothing requested: an error, not weights silently lost
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+            make_pipeline(StandardScaler(), AdamLogisticRegression()).fit(
+                X, Y, sample_weight=SW
+            )
+
+
+def test_partial_fit_request_survives_grid_search_and_routes_in_one_vs_rest():
+    # Pipeline and GridSearchCV have no partial_fit of their own; what they
+    # must do is keep the request through clone, so that the tuned model can
+    # then be streamed by a meta-estimator that routes partial_fit.
+    Xs = StandardScaler().fit_transform(X)
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = (
+            AdamLogisticRegression(random_state=0, shuffle=False)
+            .set_fit_request(sample_weight=True)
+            .set_partial_fit_request(sample_weight=True)
+            .set_score_request(sample_weight=True)
+        )
+        grid = GridSearchCV(
+            make_pipeline(StandardScaler().set_fit_request(sample_weight=False), est),
+            {"adamlogisticregression__C": [0.1, 1.0]},
+            cv=3,
+        ).fit(X, Y, sample_weight=SW)
+        assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+        tuned = grid.best_estimator_[-1]
+        requests = tuned.get_metadata_routing().partial_fit.requests
+        assert requests["sample_weight"] is True
+        ovr = OneVsRestClassifier(clone(tuned))
+        ovr.partial_fit(Xs, Y, classes=[0, 1], sample_weight=SW)
+        plain = clone(tuned).partial_fit(Xs, Y, classes=[0, 1], sample_weight=SW)
+        np.testing.assert_array_equal(ovr.estimators_[0].coef_, plain.coef_)
+        # the weights made a difference
+        unweighted = clone(tuned).partial_fit(Xs, Y, classes=[0, 1])
+        assert not np.array_equal(unweighted.coef_, plain.coef_)
+
+
+def test_clone_keeps_every_parameter_and_no_fitted_state():
+    est = AdamLogisticRegression(
+        solver="minibatch", C=0.3, schedule="invscaling", batch_size=32, random_state=7
+    )
+    est.partial_fit(X[:100], Y[:100], classes=[0, 1])
+    twin = clone(est)
+    assert twin.get_params() == est.get_params()
+    fitted_attrs = [k for k in vars(twin) if k.endswith("_") and not k.startswith("_")]
+    assert fitted_attrs == []
+    assert not hasattr(twin, "_solver_state") and not hasattr(twin, "_rng")
+
+
+def test_joblib_round_trip_resumes_a_stream_exactly(tmp_path):
+    Xs = StandardScaler().fit_transform(X)
+    kw = dict(solver="adam", random_state=0, batch_size=50)
+    chunks = [(Xs[i::3], Y[i::3]) for i in range(3)]
+    straight = AdamLogisticRegression(**kw)
+    for Xc, yc in chunks:
+        straight.partial_fit(Xc, yc, classes=[0, 1])
+    est = AdamLogisticRegression(**kw).partial_fit(*chunks[0], classes=[0, 1])
+    path = tmp_path / "stream.joblib"
+    joblib.dump(est, path)
+    est = joblib.load(path)
+    for Xc, yc in chunks[1:]:
+        est.partial_fit(Xc, yc)
+    np.testing.assert_array_equal(est.coef_, straight.coef_)
+    assert est.loss_curve_ == straight.loss_curve_

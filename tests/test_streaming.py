@@ -41,10 +41,140 @@ def test_fit_equals_repeated_partial_fit(solver):
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_equals_repeated_partial_fit_binary_weighted_elastic_net(solver, dtype):
+    # The other branches of the loop: a sigmoid, sample weights, the prox
+    # step of L1, no intercept, float32 all the way through.
+    Xb, yb = make_classification(n_samples=90, n_features=6, random_state=1)
+    Xb = Xb.astype(dtype)
+    sw = np.random.RandomState(1).randint(1, 4, size=90).astype(float)
+    kw = dict(
+        solver=solver,
+        shuffle=False,
+        C=0.5,
+        l1_ratio=0.5,
+        fit_intercept=False,
+        batch_size=25,
+        schedule="invscaling",
+    )
+    fitted = AdamLogisticRegression(max_iter=5, tol=None, **kw).fit(
+        Xb, yb, sample_weight=sw
+    )
+    streamed = AdamLogisticRegression(**kw)
+    for _ in range(5):
+        streamed.partial_fit(Xb, yb, classes=[0, 1], sample_weight=sw)
+    assert streamed.coef_.dtype == fitted.coef_.dtype == dtype
+    np.testing.assert_allclose(streamed.coef_, fitted.coef_, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(streamed.intercept_, [0])
+    assert streamed.t_ == fitted.t_
+    np.testing.assert_allclose(streamed.loss_curve_, fitted.loss_curve_, rtol=1e-12)
+
+
+def _other_solver(solver):
+    return "minibatch" if solver != "minibatch" else "adam"
+
+
+# (name, change made before the bad call, arguments of the call, regex).
+# Each one is refused in the middle of a stream.
+BAD_CHUNKS = [
+    (
+        "unseen labels",
+        {},
+        dict(X=X, y=np.where(Y == 2, 7, Y)),
+        r"y contains labels not in classes \[0, 1, 2\]: \[7\]",
+    ),
+    (
+        "classes changed",
+        {},
+        dict(X=X, y=Y, classes=[0, 1, 2, 3]),
+        "is not the same as on the first call",
+    ),
+    ("features", {}, dict(X=X[:, :3], y=Y), "X has 3 features.*expecting 4"),
+    ("NaN", {}, dict(X=np.where(X > 2, np.nan, X), y=Y), "Input X contains NaN"),
+    ("inf", {}, dict(X=np.where(X > 2, np.inf, X), y=Y), "contains infinity"),
+    (
+        "early_stopping",
+        dict(early_stopping=True),
+        dict(X=X, y=Y),
+        "partial_fit does not support early_stopping",
+    ),
+    (
+        "balanced",
+        dict(class_weight="balanced"),
+        dict(X=X, y=Y),
+        "class_weight 'balanced' is not supported for partial_fit",
+    ),
+    ("solver", "other", dict(X=X, y=Y), "partial_fit was started with solver"),
+    (
+        "fit_intercept",
+        dict(fit_intercept=False),
+        dict(X=X, y=Y),
+        "fit_intercept was changed",
+    ),
+    ("bad parameter", dict(batch_size=0), dict(X=X, y=Y), "batch_size"),
+]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize(
+    "name, change, call, match", BAD_CHUNKS, ids=[row[0] for row in BAD_CHUNKS]
+)
+def test_a_refused_chunk_changes_nothing_and_the_stream_goes_on(
+    solver, name, change, call, match
+):
+    params = dict(solver=solver, random_state=0, batch_size=40)
+    chunks = [(X[i::3], Y[i::3]) for i in range(3)]
+    reference = AdamLogisticRegression(**params)
+    for Xc, yc in chunks:
+        reference.partial_fit(Xc, yc, classes=CLASSES)
+
+    est = AdamLogisticRegression(**params).partial_fit(*chunks[0], classes=CLASSES)
+    if change == "other":
+        change = dict(solver=_other_solver(solver))
+    original = {key: est.get_params()[key] for key in change}
+    before = pickle.dumps(est)
+    est.set_params(**change)
+    with pytest.raises(ValueError, match=match):
+        est.partial_fit(**call)
+    est.set_params(**original)
+    assert pickle.dumps(est) == before
+    # the refused call left no trace: not in the solver state, the random
+    # generator, the step count or the loss curve
+    for Xc, yc in chunks[1:]:
+        est.partial_fit(Xc, yc)
+    np.testing.assert_array_equal(est.coef_, reference.coef_)
+    np.testing.assert_array_equal(est.intercept_, reference.intercept_)
+    assert est.loss_curve_ == reference.loss_curve_
+    assert est.t_ == reference.t_ and est.n_iter_ == reference.n_iter_ == 3
+
+
+def test_partial_fit_continues_a_fit():
+    # fit then partial_fit: one more epoch of the same optimizer
+    kw = dict(solver="adam", shuffle=False, random_state=0, tol=None)
+    both = AdamLogisticRegression(max_iter=3, **kw).fit(X, Y).partial_fit(X, Y)
+    once = AdamLogisticRegression(max_iter=4, **kw).fit(X, Y)
+    np.testing.assert_allclose(both.coef_, once.coef_, rtol=0, atol=1e-12)
+    assert both.n_iter_ == once.n_iter_ == 4
+    assert both.t_ == once.t_
+    # and fit after partial_fit starts afresh (no warm_start)
+    refit = pickle.loads(pickle.dumps(both)).fit(X, Y)
+    three = AdamLogisticRegression(max_iter=3, **kw).fit(X, Y)
+    np.testing.assert_array_equal(refit.coef_, three.coef_)
+    assert len(refit.loss_curve_) == 3 and refit.t_ == three.t_
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("schedule", ["constant", "invscaling"])
-def test_pickle_resume_is_bit_identical(solver, schedule):
-    # shuffle=True: the random generator is part of the saved state.
-    kw = dict(solver=solver, schedule=schedule, random_state=3, batch_size=16)
+@pytest.mark.parametrize("shuffle", [True, "samples"])
+def test_pickle_resume_is_bit_identical(solver, schedule, shuffle):
+    # Shuffled minibatches: the random generator is part of the saved state.
+    kw = dict(
+        solver=solver,
+        schedule=schedule,
+        shuffle=shuffle,
+        random_state=3,
+        batch_size=16,
+    )
     chunks = [(X[i::3], Y[i::3]) for i in range(3)]
     reference = AdamLogisticRegression(**kw)
     for _ in range(2):
@@ -158,6 +288,72 @@ def test_fit_stream_epochs_and_sources():
         AdamLogisticRegression(**kw), weighted, classes=CLASSES, n_epochs=3
     )
     np.testing.assert_allclose(by_weights.coef_, manual.coef_, atol=1e-12)
+
+
+class _Recorder:
+    """A classifier whose partial_fit takes no sample_weight, and records calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def partial_fit(self, X, y, classes=None):
+        self.calls.append((len(y), list(classes)))
+        return self
+
+
+def test_fit_stream_passes_only_what_each_chunk_has():
+    chunks = [(X[:50], Y[:50]), (X[50:], Y[50:])]
+    rec = fit_stream(_Recorder(), chunks, classes=CLASSES, n_epochs=2)
+    assert rec.calls == [(50, [0, 1, 2]), (100, [0, 1, 2])] * 2
+    with pytest.raises(TypeError, match="sample_weight"):
+        fit_stream(_Recorder(), [(X, Y, np.ones(150))], classes=CLASSES)
+
+
+@pytest.mark.parametrize("n_epochs", [0, -1, 1.5, True, "2"])
+def test_fit_stream_refuses_bad_epochs(n_epochs):
+    with pytest.raises(ValueError, match="n_epochs must be a positive integer"):
+        fit_stream(
+            AdamLogisticRegression(), [(X, Y)], classes=CLASSES, n_epochs=n_epochs
+        )
+
+
+def test_fit_stream_refuses_malformed_chunks_and_keeps_the_last_good_state():
+    est = AdamLogisticRegression(random_state=0)
+    good = (X[:75], Y[:75])
+    with pytest.raises(ValueError, match="must be \\(X, y\\) or.*length 1"):
+        fit_stream(est, [good, (X,)], classes=CLASSES)
+    after_one = pickle.dumps(est)
+    assert est.t_ == 1
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        fit_stream(est, [good, (X * np.nan, Y)], classes=CLASSES)
+    # the good chunk was learned, the bad one rolled back
+    assert est.t_ == 2 and len(est.loss_curve_) == 2
+    assert pickle.dumps(est) != after_one
+
+
+def test_fit_stream_rereads_a_csv_source_each_epoch(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "data.csv"
+    _write_csv(path, 1_000)
+
+    class CsvChunks:
+        """Re-iterable: each iteration re-opens the file."""
+
+        def __iter__(self):
+            for frame in pd.read_csv(path, chunksize=300):
+                y = frame.pop("label").to_numpy()
+                yield frame.to_numpy(dtype=np.float64) / 10, y
+
+    est = fit_stream(
+        AdamLogisticRegression(random_state=0),
+        CsvChunks(),
+        classes=["no", "yes"],
+        n_epochs=3,
+    )
+    assert len(est.loss_curve_) == 3 * 4  # 300 + 300 + 300 + 100 rows
+    assert est.t_ == 3 * (2 + 2 + 2 + 1)  # batches of at most 200 rows
+    np.testing.assert_array_equal(est.classes_, ["no", "yes"])
 
 
 def test_fit_stream_verbose_reports_progress(capsys):
