@@ -1,14 +1,20 @@
-"""Compiled (numba) loss and gradient of a dense minibatch, in one pass over it.
+"""Compiled (numba) loss and gradient of a minibatch, in one pass over its rows.
 
 The numpy path (:func:`~sklearn_adamlr._loss.raw_prediction`, the loss's
-``loss_gradient``, :func:`~sklearn_adamlr._loss.gradient_from_raw`) makes about
-a dozen numpy calls per minibatch and reads the batch twice; its fixed cost
-of roughly 50 µs per call dominates small batches. These kernels compute the
-raw prediction, the weighted loss and the gradient row by row, reading each
-row once while it is in cache, with one Python call per minibatch. They are
-used for dense C-contiguous float32/float64 data when numba is installed
+``loss_gradient``, :func:`~sklearn_adamlr._loss.gradient_from_raw`, the
+penalty's ``add_gradient``) makes about a dozen numpy calls per minibatch and
+reads the batch twice; its fixed cost of roughly 50 µs per call dominates
+small batches. These kernels compute the raw prediction, the weighted loss,
+the gradient of the data term and of the L2 part row by row, reading each row
+once while it is in cache, with one Python call per minibatch. They are used
+for dense C-contiguous and CSR float32/float64 data when numba is installed
 (the ``fast`` extra); the numpy path stays the reference, and the tests check
 that both give the same numbers.
+
+On CSR data the kernels can also run *lazily* (see
+:mod:`sklearn_adamlr._sparse`): they then compute the gradient only on the
+columns that the minibatch touches and list those rows of the parameters in
+``active``, so that a solver can update them alone.
 """
 
 import numpy as np
@@ -20,68 +26,155 @@ except ImportError:  # pragma: no cover - exercised when numba is absent
 
 AVAILABLE = numba is not None
 
+# Reassociation lets LLVM vectorise the dot products (a sequential sum is
+# bound by the latency of one add per feature); the results differ from the
+# numpy path only by rounding. No "nnan"/"ninf": infinities must propagate so
+# that divergence is detected.
+_FLAGS = {"reassoc", "contract"}
 
-def _binary(X, rows, start, stop, params, target, sw, scale, grad):
+# The unweighted losses log(1 + exp(-|z|)) (binary) and log(sum(exp(z - max)))
+# (softmax) are summed as the log of a running product, one log per few
+# hundred rows instead of one per row: the per-row log was a third of the
+# kernel's time. Each factor is in [1, n_classes]; flushing the product before
+# it passes 1e250 keeps it finite. Only a factor closer to 1 than the float
+# spacing (a loss below ~1e-16, i.e. a point far on its right side) is lost,
+# an absolute error of at most 1e-16 per row.
+_FLUSH = 1e250
+
+
+def jit(function):
+    """``function`` compiled by numba as the training kernels are, or None.
+
+    Solvers use it for their optional compiled update; None (numba not
+    installed) means they take their numpy path.
+    """
+    if numba is None:  # pragma: no cover - exercised when numba is absent
+        return None
+    # cache=True keeps the compiled code on disk: the compile cost (a few
+    # seconds) is paid once per machine and dtype, not once per process.
+    return numba.njit(cache=True, nogil=True, fastmath=_FLAGS)(function)
+
+
+def soft_threshold(x, threshold):
+    """``sign(x) * max(|x| - threshold, 0)`` for scalars; NaN stays NaN."""
+    shrunk = abs(x) - threshold
+    if shrunk <= 0:
+        return x - x  # a zero of x's type (x is finite here)
+    return np.copysign(shrunk, x)
+
+
+def _binary_terms(z, y, weight, scale, one):
+    """``(log(1 + exp(z)) - y z - log1p term, log1p term, d/dz * scale)``.
+
+    Returns the part of the loss that needs no logarithm, the factor
+    ``1 + exp(-|z|)`` whose log completes it, and the scaled derivative
+    ``weight * (sigmoid(z) - y) * scale``, all stably for any ``z``.
+    """
+    zero = one - one
+    e = np.exp(-abs(z))
+    inv = one / (one + e)
+    p = inv if z > zero else e * inv
+    # log(1 + exp(z)) - y z = max(z, 0) - y z + log(1 + exp(-|z|))
+    linear = max(z, zero) - (z if y > zero else zero)
+    return linear, 1.0 + e, weight * (p - y) * scale
+
+
+def _dense_binary(X, rows, start, stop, params, target, sw, scale, l2, grad):
     d = X.shape[1]
-    has_intercept = params.shape[0] > d
-    grad[:] = 0.0
+    one = X.dtype.type(1)
+    zero = one - one
+    scale = X.dtype.type(scale)
+    # one output: 1-d views, so that LLVM sees unit strides
+    w = params.reshape(params.size)
+    g = grad.reshape(grad.size)
+    has_intercept = w.shape[0] > d
+    for j in range(g.shape[0]):
+        g[j] = zero
+    intercept = w[d] if has_intercept else zero
+    weighted = sw.shape[0] > 0
     total = 0.0
+    product = 1.0
+    g_intercept = zero
     for r in range(start, stop):
         i = rows[r] if rows.shape[0] > 0 else r
-        z = params[d, 0] if has_intercept else 0.0
+        z = intercept
         for j in range(d):
-            z += X[i, j] * params[j, 0]
-        w = sw[i] if sw.shape[0] > 0 else 1.0
-        # log(1 + exp(z)) - y * z and sigmoid(z) - y, stably for any z
-        if z > 0:
-            e = np.exp(-z)
-            loss = z + np.log1p(e)
-            p = 1.0 / (1.0 + e)
+            z += X[i, j] * w[j]
+        weight = sw[i] if weighted else one
+        linear, factor, gi = _binary_terms(z, target[i], weight, scale, one)
+        if weighted:
+            total += weight * (linear + np.log(factor))
         else:
-            e = np.exp(z)
-            loss = np.log1p(e)
-            p = e / (1.0 + e)
-        y = target[i]
-        if y > 0:
-            loss -= z
-        total += w * loss
-        g = w * (p - y) * scale
+            total += linear
+            product *= factor
+            if product > _FLUSH:
+                total += np.log(product)
+                product = 1.0
         for j in range(d):
-            grad[j, 0] += g * X[i, j]
-        if has_intercept:
-            grad[d, 0] += g
-    return total
+            g[j] += gi * X[i, j]
+        g_intercept += gi
+    if has_intercept:
+        g[d] = g_intercept
+    if l2 != 0.0:
+        for j in range(d):
+            g[j] += l2 * w[j]
+    return total + np.log(product)
 
 
-def _multinomial(X, rows, start, stop, params, target, sw, scale, grad):
+def _softmax_terms(z, y, weight, scale):
+    """Turn ``z`` into ``weight * scale * (softmax(z) - onehot(y))`` in place.
+
+    Returns ``(z[y] - max(z), sum(exp(z - max(z))))``: the loss is
+    ``log(sum) - (z[y] - max)``, the log-sum-exp that never overflows.
+    """
+    k = z.shape[0]
+    top = z[0]
+    for c in range(1, k):
+        top = max(top, z[c])
+    shifted_y = z[y] - top
+    norm = z[0] - z[0]
+    for c in range(k):
+        z[c] = np.exp(z[c] - top)
+        norm += z[c]
+    factor = weight * scale / norm
+    for c in range(k):
+        z[c] *= factor
+    z[y] -= weight * scale
+    return shifted_y, norm
+
+
+def _dense_multinomial(X, rows, start, stop, params, target, sw, scale, l2, grad):
     d = X.shape[1]
     k = params.shape[1]
+    one = X.dtype.type(1)
+    zero = one - one
+    scale = X.dtype.type(scale)
     has_intercept = params.shape[0] > d
-    grad[:] = 0.0
-    z = np.empty(k, dtype=np.float64)
+    for j in range(grad.shape[0]):
+        for c in range(k):
+            grad[j, c] = zero
+    z = np.empty(k, dtype=X.dtype)
+    weighted = sw.shape[0] > 0
     total = 0.0
+    product = 1.0
     for r in range(start, stop):
         i = rows[r] if rows.shape[0] > 0 else r
         for c in range(k):
-            z[c] = params[d, c] if has_intercept else 0.0
+            z[c] = params[d, c] if has_intercept else zero
         for j in range(d):
             x = X[i, j]
             for c in range(k):
                 z[c] += x * params[j, c]
-        top = z[0]
-        for c in range(1, k):
-            top = max(top, z[c])
-        y = int(target[i])
-        shifted_y = z[y] - top
-        norm = 0.0
-        for c in range(k):
-            z[c] = np.exp(z[c] - top)
-            norm += z[c]
-        w = sw[i] if sw.shape[0] > 0 else 1.0
-        # logsumexp(z) - z[y] = log(norm) - (z[y] - top)
-        total += w * (np.log(norm) - shifted_y)
-        for c in range(k):
-            z[c] = w * scale * (z[c] / norm - (1.0 if c == y else 0.0))
+        weight = sw[i] if weighted else one
+        shifted_y, norm = _softmax_terms(z, int(target[i]), weight, scale)
+        if weighted:
+            total += weight * (np.log(norm) - shifted_y)
+        else:
+            total -= shifted_y
+            product *= norm
+            if product > _FLUSH:
+                total += np.log(product)
+                product = 1.0
         for j in range(d):
             x = X[i, j]
             for c in range(k):
@@ -89,54 +182,268 @@ def _multinomial(X, rows, start, stop, params, target, sw, scale, grad):
         if has_intercept:
             for c in range(k):
                 grad[d, c] += z[c]
-    return total
+    if l2 != 0.0:
+        for j in range(d):
+            for c in range(k):
+                grad[j, c] += l2 * params[j, c]
+    return total + np.log(product)
 
 
-# Reassociation lets LLVM vectorise the dot products (a sequential sum is
-# bound by the latency of one add per feature); the results differ from the
-# numpy path only by rounding. No "nnan"/"ninf": infinities must propagate so
-# that divergence is detected.
-_FLAGS = {"reassoc", "contract"}
+def _mark_active(indices, indptr, rows, start, stop, d, grad, active, mark):
+    """List the columns of a minibatch in ``active`` once each; zero their grad.
+
+    ``mark[j]`` holds the stamp of the last minibatch that touched column
+    ``j`` and ``mark[d]`` the stamp of this one, so no reset is needed
+    between minibatches. A separate pass over the batch's indices is faster
+    than marking inside the gradient loop: it keeps that loop free of an
+    unpredictable branch and of a third random access per non-zero.
+    """
+    stamp = mark[d] + 1
+    if stamp == np.iinfo(mark.dtype).max:
+        mark[:] = 0
+        stamp = 1
+    mark[d] = stamp
+    n_active = 0
+    for r in range(start, stop):
+        i = rows[r] if rows.shape[0] > 0 else r
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            if mark[j] != stamp:
+                mark[j] = stamp
+                active[n_active] = j
+                n_active += 1
+    for a in range(n_active):
+        for c in range(grad.shape[1]):
+            grad[active[a], c] = 0
+    return n_active
+
+
+def _csr_start(indices, indptr, rows, start, stop, d, grad, active, mark):
+    """Zero the rows of ``grad`` that this minibatch computes; count them."""
+    if active.shape[0] > 0:
+        return _mark_active(indices, indptr, rows, start, stop, d, grad, active, mark)
+    grad[:] = 0
+    return 0
+
+
+def _csr_finish(grad, params, d, l2, row_scale, active, n_active):
+    """Add the L2 gradient and, when lazy, the intercept row to ``active``."""
+    k = grad.shape[1]
+    lazy = active.shape[0] > 0
+    if l2 != 0.0:
+        if lazy:
+            for a in range(n_active):
+                j = active[a]
+                s = l2 * row_scale[j]
+                for c in range(k):
+                    grad[j, c] += s * params[j, c]
+        else:
+            for j in range(d):
+                for c in range(k):
+                    grad[j, c] += l2 * params[j, c]
+    if lazy and params.shape[0] > d:
+        active[n_active] = d
+        n_active += 1
+    return n_active
+
+
+def _csr_binary(
+    data, indices, indptr, d, rows, start, stop, params, target, sw, scale, l2,
+    row_scale, grad, active, mark,
+):  # fmt: skip
+    one = data.dtype.type(1)
+    zero = one - one
+    scale = data.dtype.type(scale)
+    n_active = _csr_start(indices, indptr, rows, start, stop, d, grad, active, mark)
+    w = params.reshape(params.size)
+    g = grad.reshape(grad.size)
+    has_intercept = w.shape[0] > d
+    intercept = w[d] if has_intercept else zero
+    weighted = sw.shape[0] > 0
+    total = 0.0
+    product = 1.0
+    g_intercept = zero
+    for r in range(start, stop):
+        i = rows[r] if rows.shape[0] > 0 else r
+        z = intercept
+        for p in range(indptr[i], indptr[i + 1]):
+            z += data[p] * w[indices[p]]
+        weight = sw[i] if weighted else one
+        linear, factor, gi = _binary_terms(z, target[i], weight, scale, one)
+        if weighted:
+            total += weight * (linear + np.log(factor))
+        else:
+            total += linear
+            product *= factor
+            if product > _FLUSH:
+                total += np.log(product)
+                product = 1.0
+        for p in range(indptr[i], indptr[i + 1]):
+            g[indices[p]] += gi * data[p]
+        g_intercept += gi
+    if has_intercept:
+        g[d] = g_intercept
+    n_active = _csr_finish(grad, params, d, l2, row_scale, active, n_active)
+    return total + np.log(product), n_active
+
+
+def _csr_multinomial(
+    data, indices, indptr, d, rows, start, stop, params, target, sw, scale, l2,
+    row_scale, grad, active, mark,
+):  # fmt: skip
+    k = params.shape[1]
+    one = data.dtype.type(1)
+    zero = one - one
+    scale = data.dtype.type(scale)
+    n_active = _csr_start(indices, indptr, rows, start, stop, d, grad, active, mark)
+    has_intercept = params.shape[0] > d
+    if has_intercept:
+        for c in range(k):
+            grad[d, c] = zero
+    z = np.empty(k, dtype=data.dtype)
+    weighted = sw.shape[0] > 0
+    total = 0.0
+    product = 1.0
+    for r in range(start, stop):
+        i = rows[r] if rows.shape[0] > 0 else r
+        for c in range(k):
+            z[c] = params[d, c] if has_intercept else zero
+        for p in range(indptr[i], indptr[i + 1]):
+            x = data[p]
+            j = indices[p]
+            for c in range(k):
+                z[c] += x * params[j, c]
+        weight = sw[i] if weighted else one
+        shifted_y, norm = _softmax_terms(z, int(target[i]), weight, scale)
+        if weighted:
+            total += weight * (np.log(norm) - shifted_y)
+        else:
+            total -= shifted_y
+            product *= norm
+            if product > _FLUSH:
+                total += np.log(product)
+                product = 1.0
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            x = data[p]
+            for c in range(k):
+                grad[j, c] += z[c] * x
+        if has_intercept:
+            for c in range(k):
+                grad[d, c] += z[c]
+    n_active = _csr_finish(grad, params, d, l2, row_scale, active, n_active)
+    return total + np.log(product), n_active
+
 
 if AVAILABLE:
-    # cache=True keeps the compiled code on disk: the compile cost (a few
-    # seconds) is paid once per machine and dtype, not once per process.
-    _binary = numba.njit(cache=True, nogil=True, fastmath=_FLAGS)(_binary)
-    _multinomial = numba.njit(cache=True, nogil=True, fastmath=_FLAGS)(_multinomial)
+    soft_threshold = jit(soft_threshold)
+    _binary_terms = jit(_binary_terms)
+    _softmax_terms = jit(_softmax_terms)
+    _mark_active = jit(_mark_active)
+    _csr_start = jit(_csr_start)
+    _csr_finish = jit(_csr_finish)
+    _dense_binary = jit(_dense_binary)
+    _dense_multinomial = jit(_dense_multinomial)
+    _csr_binary = jit(_csr_binary)
+    _csr_multinomial = jit(_csr_multinomial)
 
 _EMPTY_ROWS = np.empty(0, dtype=np.intp)
 _EMPTY = {np.float32: np.empty(0, np.float32), np.float64: np.empty(0, np.float64)}
 
 
+def rows_arg(rows, params):
+    """``(rows, n_rows)`` for a compiled update: n_rows -1 means every row."""
+    return (_EMPTY_ROWS, -1) if rows is None else (rows, rows.shape[0])
+
+
+def threshold_arg(prox):
+    """The per-row L1 thresholds of ``prox`` for a compiled update (empty: none)."""
+    return _EMPTY[np.float64] if prox is None else prox.threshold
+
+
 def supports(X, params):
-    """Whether the compiled kernels apply to ``X`` and ``params``."""
-    return (
-        AVAILABLE
-        and isinstance(X, np.ndarray)
-        and X.dtype in (np.float32, np.float64)
-        and X.flags.c_contiguous
-        and params.dtype == X.dtype
-    )
+    """Whether the compiled kernels apply to ``X`` and ``params``.
 
-
-def kernel_for(params, X, sample_weight, rows):
-    """The compiled kernel and its array arguments, resolved once per call.
-
-    Returns ``(kernel, rows, sw)`` such that
-    ``kernel(X, rows, start, stop, params, target, sw, scale, grad)`` is
-    :func:`loss_gradient` without its per-call Python overhead.
+    ``X`` is a C-contiguous array or a CSR matrix (canonical or not), of
+    float32 or float64, and ``params`` has its dtype.
     """
-    rows = _EMPTY_ROWS if rows is None else rows
-    sw = _EMPTY[X.dtype.type] if sample_weight is None else sample_weight
-    return (_binary if params.shape[1] == 1 else _multinomial), rows, sw
+    if not AVAILABLE or X.dtype not in (np.float32, np.float64):
+        return False
+    if params.dtype != X.dtype or not params.flags.c_contiguous:
+        return False
+    if isinstance(X, np.ndarray):
+        return X.flags.c_contiguous
+    return getattr(X, "format", None) == "csr"
 
 
-def loss_gradient(X, rows, start, stop, params, target, sample_weight, scale, grad):
+class Kernel:
+    """The compiled loss and gradient of one training call, bound to its data.
+
+    ``kernel(start, stop, rows, params, scale, l2, grad)`` returns
+    ``(loss, n_active)``: the weighted loss sum over the minibatch
+    ``rows[start:stop]`` (``rows`` None: the rows ``start:stop`` of ``X``)
+    at ``params``, with ``scale * [X, 1]^T dloss/draw + l2 * coef`` written
+    into ``grad``. When built with ``row_scale`` (CSR only), it is lazy: only
+    the rows of ``grad`` listed in ``active[:n_active]`` are computed, and the
+    L2 part of row ``j`` is scaled by ``row_scale[j]``; otherwise
+    ``n_active`` is -1.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+    target : ndarray of shape (n_samples,)
+    sample_weight : ndarray of shape (n_samples,) or None
+    n_outputs : int
+    row_scale : ndarray of shape (n_features,) or None
+        Lazy mode, with this scale of the penalty per coefficient row.
+    """
+
+    def __init__(self, X, target, sample_weight, n_outputs, row_scale=None):
+        self.X, self.target = X, target
+        self.sw = _EMPTY[X.dtype.type] if sample_weight is None else sample_weight
+        self.sparse = not isinstance(X, np.ndarray)
+        self.active = _EMPTY_ROWS
+        binary = n_outputs == 1
+        if self.sparse:
+            self._fn = _csr_binary if binary else _csr_multinomial
+            d = X.shape[1]
+            n_params = d + 1
+            self.lazy = row_scale is not None
+            # the active rows of one minibatch: at most its non-zeros, plus
+            # the intercept row, and never more than the parameters
+            self.active = np.empty(n_params if self.lazy else 0, dtype=np.intp)
+            self.row_scale = (
+                _EMPTY[np.float64] if row_scale is None else np.asarray(row_scale)
+            )
+            self.mark = np.zeros(n_params, dtype=np.int32)
+        else:
+            self._fn = _dense_binary if binary else _dense_multinomial
+            self.lazy = False
+
+    def __call__(self, start, stop, rows, params, scale, l2, grad):
+        rows = _EMPTY_ROWS if rows is None else rows
+        X = self.X
+        if not self.sparse:
+            value = self._fn(
+                X, rows, start, stop, params, self.target, self.sw, scale, l2, grad
+            )
+            return value, -1
+        value, n_active = self._fn(
+            X.data, X.indices, X.indptr, X.shape[1], rows, start, stop, params,
+            self.target, self.sw, scale, l2, self.row_scale, grad, self.active,
+            self.mark,
+        )  # fmt: skip
+        return value, (n_active if self.lazy else -1)
+
+
+def loss_gradient(
+    X, rows, start, stop, params, target, sample_weight, scale, grad, l2=0.0
+):
     """Weighted loss sum over a minibatch, and the scaled gradient into ``grad``.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), C-contiguous
+    X : ndarray (C-contiguous) or CSR matrix of shape (n_samples, n_features)
     rows : ndarray of int or None
         Sample indices; the minibatch is ``rows[start:stop]``. None means
         the consecutive rows ``start:stop`` of ``X``.
@@ -148,7 +455,10 @@ def loss_gradient(X, rows, start, stop, params, target, sample_weight, scale, gr
     scale : float
         Factor applied to the gradient of the data term.
     grad : ndarray of the shape of ``params``
-        Receives ``scale * [X, 1]^T (dloss/draw)`` for the minibatch.
+        Receives ``scale * [X, 1]^T (dloss/draw) + l2 * coef`` for the
+        minibatch.
+    l2 : float, default=0.0
+        Strength of the L2 part of the penalty.
 
     Returns
     -------
@@ -170,5 +480,5 @@ def loss_gradient(X, rows, start, stop, params, target, sample_weight, scale, gr
     ...     print("1.386294 [-0.25, -0.75, 0.0]")
     1.386294 [-0.25, -0.75, 0.0]
     """
-    kernel, rows, sw = kernel_for(params, X, sample_weight, rows)
-    return float(kernel(X, rows, start, stop, params, target, sw, scale, grad))
+    kernel = Kernel(X, target, sample_weight, params.shape[1])
+    return float(kernel(start, stop, rows, params, scale, l2, grad)[0])

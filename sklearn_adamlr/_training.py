@@ -17,6 +17,7 @@ from scipy import sparse
 from . import _fused
 from ._loss import gradient_from_raw, lipschitz_constant, raw_prediction
 from ._schedules import Constant
+from ._sparse import penalty_scale
 
 
 class RisingLossWarning(UserWarning):
@@ -151,17 +152,29 @@ class TrainingResult:
 
 
 class _L1Prox:
-    """``prox(params, step)`` on the coefficient rows only (not the intercept)."""
+    """``prox(params, step, rows=None)``: soft-thresholding of the coefficients.
 
-    def __init__(self, penalty, n_features):
+    ``params`` are the packed parameters, or their rows ``rows`` (lazy
+    updates); ``step`` is a float or an array shaped like ``params``.
+
+    Attributes
+    ----------
+    threshold : ndarray of shape (n_params,)
+        L1 strength of each row of the packed parameters: the penalty's,
+        times the lazy penalty scale of the feature, and 0 for the intercept.
+        Compiled solvers read it to fuse the prox into their step.
+    """
+
+    def __init__(self, penalty, n_params, n_features, row_scale=None):
         self.penalty = penalty
-        self.n_features = n_features
+        factor = np.zeros((n_params, 1))
+        factor[:n_features, 0] = 1.0 if row_scale is None else row_scale
+        self._factor = factor
+        self.threshold = penalty.l1 * factor[:, 0]
 
-    def __call__(self, params, step):
-        d = self.n_features
-        if np.ndim(step):
-            step = step[:d]
-        self.penalty.prox(params[:d], step)
+    def __call__(self, params, step, rows=None):
+        factor = self._factor if rows is None else self._factor[rows]
+        self.penalty.prox(params, step * factor)
 
 
 def _batches(n_samples, batch_size):
@@ -271,33 +284,39 @@ def train(
     # The minibatch gradient sum_b(sw * dloss) / (m * mean(sw)) is an unbiased
     # estimate of the full gradient sum(sw * dloss) / sum(sw).
     mean_weight = problem.weight_sum / n
-    prox = _L1Prox(penalty, d) if penalty.has_prox else None
     dtype = params.dtype
     k = params.shape[1]
-    raw_buf = np.empty((batch_size, k), dtype=dtype)
-    graw_buf = np.empty((batch_size, k), dtype=dtype)
-    grad = np.empty_like(params)
     is_sparse = sparse.issparse(X)
     gather = shuffle == "samples" and batch_size < n
     rotate = bool(shuffle) and shuffle != "samples" and batch_size < n
-    fused = not is_sparse and _fused.supports(X, params)
-    if (gather or rotate) and not is_sparse and not fused:
-        # for gathered batches (and the one rotated batch that wraps around)
-        x_buf = np.empty((batch_size, d), dtype=X.dtype)
+    # Lazy updates (see _sparse): a step moves only the coefficients of the
+    # features that its minibatch touches, with the penalty rescaled.
+    lazy = is_sparse and getattr(solver, "lazy", False) and not full_batch
+    row_scale = penalty_scale(X, batch_size, shuffle) if lazy else None
+    prox = _L1Prox(penalty, len(params), d, row_scale) if penalty.has_prox else None
+    grad = np.empty_like(params)
     fixed_bounds = _batches(n, batch_size)
 
-    # data_gradient(start, stop, rows, point): the summed loss of the minibatch
-    # rows[start:stop] (rows None: the view X[start:stop]) at `point`, and its
-    # normalised gradient written into `grad`.
-    if fused:
-        kernel, no_rows, sw_arg = _fused.kernel_for(params, X, sw, None)
+    # data_gradient(start, stop, rows, point) -> (loss, n_active): the summed
+    # loss of the minibatch rows[start:stop] (rows None: the view
+    # X[start:stop]) at `point`, with the gradient of the data term and of
+    # the L2 part written into `grad`; when lazy, only the rows
+    # active[:n_active] of `grad` are meaningful, else n_active is -1.
+    if _fused.supports(X, params):
+        kernel = _fused.Kernel(X, target, sw, k, row_scale)
+        active = kernel.active
 
         def data_gradient(start, stop, rows, point):
             scale = 1.0 / ((stop - start) * mean_weight)
-            rows = no_rows if rows is None else rows
-            return kernel(X, rows, start, stop, point, target, sw_arg, scale, grad)
+            return kernel(start, stop, rows, point, scale, penalty.l2, grad)
 
     else:
+        raw_buf = np.empty((batch_size, k), dtype=dtype)
+        graw_buf = np.empty((batch_size, k), dtype=dtype)
+        active = np.empty(len(params), dtype=np.intp)
+        if (gather or rotate) and not is_sparse:
+            # for gathered batches (and the one rotated batch that wraps around)
+            x_buf = np.empty((batch_size, d), dtype=X.dtype)
 
         def data_gradient(start, stop, rows, point):
             m = stop - start
@@ -313,7 +332,20 @@ def train(
             graw = graw_buf[:m]
             value = loss.loss_gradient(raw, yb, swb, graw)
             gradient_from_raw(Xb, graw, d, 1.0 / (m * mean_weight), grad)
-            return value
+            if not lazy:
+                penalty.add_gradient(point[:d], grad[:d])
+                return value, -1
+            touched = np.unique(Xb.indices)
+            if penalty.l2:
+                grad[touched] += (penalty.l2 * row_scale[touched])[:, None] * point[
+                    touched
+                ]
+            n_active = len(touched)
+            active[:n_active] = touched
+            if len(params) > d:
+                active[n_active] = d
+                n_active += 1
+            return value, n_active
 
     # A constant schedule needs no call per update.
     constant_rate = isinstance(schedule, Constant)
@@ -350,8 +382,8 @@ def train(
             ):
                 for start, stop, rows in batches:
                     point = solver.eval_point(params, state)
-                    loss_sum += data_gradient(start, stop, rows, point)
-                    penalty.add_gradient(point[:d], grad[:d])
+                    value, n_active = data_gradient(start, stop, rows, point)
+                    loss_sum += value
                     if full_batch:
                         # The objective at the point where the gradient was taken
                         # (FISTA's extrapolated point), consistent with its loss.
@@ -362,7 +394,11 @@ def train(
                         if constant_rate
                         else schedule(learning_rate, step_count)
                     )
-                    solver.update(params, grad, state, rate, prox)
+                    if n_active < 0:
+                        solver.update(params, grad, state, rate, prox)
+                    else:
+                        touched = active[:n_active]
+                        solver.update(params, grad, state, rate, prox, rows=touched)
         except FloatingPointError as exc:
             raise ValueError(
                 _divergence_message(epoch_no, learning_rate, f"numpy: {exc}")

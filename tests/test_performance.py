@@ -67,6 +67,17 @@ def test_float32_end_to_end(solver):
     assert est.coef_.dtype == np.float32
 
 
+def _warm_up(solver, X, y):
+    """Load (or compile) the numba kernels that ``fit`` will use on ``X``.
+
+    Loading them is a one-time cost of the process, of several MB, that is
+    not what these tests measure.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        AdamLogisticRegression(solver=solver, max_iter=1).fit(X[:50], y[:50])
+
+
 def _peak_during(fn):
     tracemalloc.start()
     try:
@@ -82,6 +93,7 @@ def test_fit_does_not_copy_dense_X(solver, shuffle):
     X, y = make_classification(n_samples=40_000, n_features=100, random_state=0)
     assert X.flags.c_contiguous and X.dtype == np.float64
     est = AdamLogisticRegression(solver=solver, shuffle=shuffle, max_iter=2, tol=None)
+    _warm_up(solver, X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         peak = _peak_during(lambda: est.fit(X, y))
@@ -98,6 +110,7 @@ def test_fit_keeps_sparse_X_sparse(solver):
     y = rng.randint(2, size=20_000)
     dense_size = X.shape[0] * X.shape[1] * 8
     est = AdamLogisticRegression(solver=solver, max_iter=2, tol=None)
+    _warm_up(solver, X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         peak = _peak_during(lambda: est.fit(X, y))

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _fused
 from ._base import Solver, register_solver
 
 
@@ -53,6 +54,7 @@ class MinibatchSGD(Solver):
 
     name = "minibatch"
     hyperparameters = ("momentum", "nesterovs_momentum")
+    lazy = True
 
     def __init__(self, momentum=0.9, nesterovs_momentum=True):
         self.momentum = momentum
@@ -68,14 +70,39 @@ class MinibatchSGD(Solver):
             velocity=np.zeros_like(params) if self.momentum > 0 else None
         )
 
-    def update(self, params, grad, state, learning_rate, prox):
-        """One momentum step, then soft-thresholding."""
+    def update(self, params, grad, state, learning_rate, prox, rows=None):
+        """One momentum step, then soft-thresholding.
+
+        With ``rows``, only those rows of the parameters and the velocity
+        move (lazy updates on sparse data).
+        """
         v = state.velocity
+        if _step is not None and _fused.AVAILABLE:
+            ok = _step(
+                params, grad, _EMPTY if v is None else v,
+                *_fused.rows_arg(rows, params), learning_rate, self.momentum,
+                self.nesterovs_momentum, _fused.threshold_arg(prox),
+            )  # fmt: skip
+            if not ok:
+                raise FloatingPointError("overflow in the momentum update")
+            return
+        if rows is None:
+            self._update(params, grad, v, learning_rate, prox)
+            return
+        p = params[rows]
+        vr = None if v is None else v[rows]
+        self._update(p, grad[rows], vr, learning_rate, prox, rows)
+        params[rows] = p
+        if v is not None:
+            v[rows] = vr
+
+    def _update(self, params, grad, v, learning_rate, prox, rows=None):
+        """The numpy reference of the step (``rows``: these are those rows)."""
         if v is None:
             np.multiply(grad, learning_rate, out=grad)
             params -= grad
             if prox is not None:
-                prox(params, learning_rate)
+                prox(params, learning_rate, rows)
             return
         mu = self.momentum
         v *= mu
@@ -93,6 +120,45 @@ class MinibatchSGD(Solver):
             # scaled by (1 - momentum). With it, a fixed point has zero
             # velocity and satisfies the proximal optimality condition.
             np.copyto(grad, params)
-            prox(params, learning_rate)
+            prox(params, learning_rate, rows)
             grad -= params
             v -= grad
+
+
+_EMPTY = np.empty((0, 0))
+
+
+def _compiled_step(params, grad, v, rows, n_rows, lr, mu, nesterov, threshold):
+    """:meth:`MinibatchSGD._update` for ``rows[:n_rows]`` (all if ``n_rows < 0``).
+
+    ``v`` is empty without momentum. Returns False if a parameter or the
+    velocity is no longer finite.
+    """
+    n = params.shape[0] if n_rows < 0 else n_rows
+    momentum = v.shape[0] > 0
+    finite = True
+    for a in range(n):
+        r = a if n_rows < 0 else rows[a]
+        for c in range(params.shape[1]):
+            g = lr * grad[r, c]
+            x = params[r, c]
+            vc = g - g
+            if momentum:
+                vc = mu * v[r, c] - g
+                x = x + mu * vc - g if nesterov else x + vc
+            else:
+                x = x - g
+            if threshold.shape[0] > 0:
+                shrunk = _fused.soft_threshold(x, threshold[r] * lr)
+                if momentum:
+                    vc -= x - shrunk
+                x = shrunk
+            params[r, c] = x
+            if momentum:
+                v[r, c] = vc
+                finite &= np.isfinite(vc)
+            finite &= np.isfinite(x)
+    return finite
+
+
+_step = _fused.jit(_compiled_step)

@@ -1,0 +1,150 @@
+"""Lazy updates on sparse data: how often a minibatch touches each feature.
+
+On CSR data with many features, a minibatch has non-zeros in only a few of
+them. A solver that declares ``lazy = True`` (``adam``, ``minibatch``) then
+updates only the coefficients of the features that the minibatch touches
+(and the intercept), so a step costs O(non-zeros of the batch), not
+O(n_features).
+
+Left alone, this would weaken the penalty: a feature present in a fraction
+``p_j`` of the minibatches would feel the L2 (and L1) part only ``p_j`` of the
+time. So the penalty of feature ``j`` is scaled by ``1 / p_j`` when it is
+applied, and the expected update of every coefficient over an epoch is the
+one of the dense method: the gradient of the data term is zero on the
+minibatches that do not touch ``j``, and the penalty's share arrives, on
+average, in full. The fixed points are therefore the minimisers of the same
+objective. What differs from the dense method is the path: momentum and
+Adam's moments of feature ``j`` move only when ``j`` is touched (as in
+"lazy Adam"), and a feature that never occurs in the data passed is not
+updated at all (the dense method would shrink its coefficient towards 0).
+
+``p_j`` is the expected share of an epoch's minibatches that contain feature
+``j``, for the way the epoch visits the data (``shuffle``):
+
+- ``False``: the fixed consecutive minibatches; ``p_j`` is exact.
+- ``True``: consecutive minibatches whose boundaries are shifted by a random
+  offset: two consecutive occurrences of ``j``, ``g`` rows apart, fall into
+  different minibatches with probability ``min(1, g / batch_size)``.
+- ``'samples'``: random minibatches of ``batch_size`` rows without
+  replacement: ``1 - C(n - c_j, b) / C(n, b)`` with ``c_j`` occurrences.
+"""
+
+import numpy as np
+from scipy.special import gammaln
+
+from . import _fused
+
+
+def _touch_counts(indptr, indices, n_features, batch_size, rotate):
+    """Expected number of consecutive minibatches that contain each column."""
+    n = indptr.shape[0] - 1
+    counts = np.zeros(n_features)
+    first = np.full(n_features, -1, dtype=np.int64)
+    last = np.full(n_features, -1, dtype=np.int64)
+    for i in range(n):
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            if last[j] < 0:
+                first[j] = i
+            elif rotate:
+                counts[j] += min(1.0, (i - last[j]) / batch_size)
+            elif i // batch_size != last[j] // batch_size:
+                counts[j] += 1.0
+            last[j] = i
+    for j in range(n_features):
+        if last[j] >= 0:
+            # rotated batches wrap around from the end of X to its start
+            counts[j] += min(1.0, (n - last[j] + first[j]) / batch_size) if rotate else 1
+    return counts
+
+
+if _fused.AVAILABLE:
+    _touch_counts_compiled = _fused.jit(_touch_counts)
+
+
+def _touch_counts_numpy(indptr, indices, n_features, batch_size, rotate):
+    """:func:`_touch_counts` by blocks of rows, in numpy (the reference)."""
+    n = len(indptr) - 1
+    counts = np.zeros(n_features)
+    first = np.full(n_features, -1, dtype=np.int64)
+    last = np.full(n_features, -1, dtype=np.int64)
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        lo, hi = indptr[start], indptr[stop]
+        cols = np.asarray(indices[lo:hi], dtype=np.int64)
+        rows = np.repeat(np.arange(start, stop), np.diff(indptr[start : stop + 1]))
+        # each column's occurrences in this block, in row order
+        order = np.lexsort((rows, cols))
+        cols, rows = cols[order], rows[order]
+        new = np.ones(len(cols), dtype=bool)
+        new[1:] = cols[1:] != cols[:-1]
+        previous = np.empty_like(rows)
+        previous[1:] = rows[:-1]
+        previous[new] = last[cols[new]]
+        seen = previous >= 0
+        unseen_cols = cols[~seen]
+        first[unseen_cols] = rows[~seen]
+        if rotate:
+            gaps = np.minimum(1.0, (rows[seen] - previous[seen]) / batch_size)
+            np.add.at(counts, cols[seen], gaps)
+        else:
+            # a new consecutive minibatch for each column seen before: this
+            # block *is* one minibatch, so each column counts once
+            counts[np.unique(cols[seen & new])] += 1.0
+        ends = np.ones(len(cols), dtype=bool)
+        ends[:-1] = cols[:-1] != cols[1:]
+        last[cols[ends]] = rows[ends]
+    seen = last >= 0
+    if rotate:
+        counts[seen] += np.minimum(1.0, (n - last[seen] + first[seen]) / batch_size)
+    else:
+        counts[seen] += 1.0
+    return counts
+
+
+def penalty_scale(X, batch_size, shuffle):
+    """``1 / p_j``, the scale of the penalty of each feature for lazy updates.
+
+    Parameters
+    ----------
+    X : CSR matrix of shape (n_samples, n_features)
+    batch_size : int
+        Samples per minibatch, at most ``n_samples``.
+    shuffle : bool or 'samples'
+        How the epochs visit the data (see ``AdamLogisticRegression``).
+
+    Returns
+    -------
+    scale : ndarray of shape (n_features,)
+        ``n_batches / E[minibatches containing j]``; 1 for a feature that
+        does not occur (its coefficient is never updated).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> from sklearn_adamlr._sparse import penalty_scale
+    >>> X = sparse.csr_matrix(np.array([[1.0, 0], [1, 0], [0, 1], [1, 0]]))
+    >>> penalty_scale(X, batch_size=2, shuffle=False).tolist()
+    [1.0, 2.0]
+    """
+    n, d = X.shape
+    n_batches = -(-n // batch_size)
+    if shuffle == "samples":
+        c = np.bincount(X.indices, minlength=d).astype(np.float64)
+        # log C(n - c, b) - log C(n, b): the chance that a batch misses j
+        free = n - c
+        with np.errstate(invalid="ignore"):
+            log_miss = (
+                gammaln(free + 1)
+                - gammaln(free - batch_size + 1)
+                - gammaln(n + 1)
+                + gammaln(n - batch_size + 1)
+            )
+        miss = np.where(free >= batch_size, np.exp(log_miss), 0.0)
+        expected = n_batches * (1.0 - miss)
+    else:
+        count = _touch_counts_compiled if _fused.AVAILABLE else _touch_counts_numpy
+        expected = count(X.indptr, X.indices, d, batch_size, bool(shuffle))
+    with np.errstate(divide="ignore"):
+        return np.where(expected > 0, n_batches / expected, 1.0)
