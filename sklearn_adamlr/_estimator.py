@@ -310,7 +310,10 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data; float32 is kept as float32, CSC is converted to
-            CSR.
+            CSR. On CSR data ``'adam'`` and ``'minibatch'`` update lazily:
+            only the coefficients of the features present in a minibatch
+            move, with the penalty rescaled so that the optimum is the same
+            (see the user guide).
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
         sample_weight : array-like of shape (n_samples,), default=None

@@ -52,9 +52,13 @@ def _touch_counts(indptr, indices, n_features, batch_size, rotate):
                 counts[j] += 1.0
             last[j] = i
     for j in range(n_features):
-        if last[j] >= 0:
+        if last[j] < 0:
+            continue
+        if rotate:
             # rotated batches wrap around from the end of X to its start
-            counts[j] += min(1.0, (n - last[j] + first[j]) / batch_size) if rotate else 1
+            counts[j] += min(1.0, (n - last[j] + first[j]) / batch_size)
+        else:
+            counts[j] += 1.0
     return counts
 
 

@@ -34,6 +34,14 @@ class Solver:
         Names of the estimator parameters that the constructor takes, e.g.
         ``("beta_1", "beta_2", "epsilon")``. The estimator passes them when
         the solver is given by name.
+    lazy : bool
+        If True, on sparse data :meth:`update` may be called with ``rows``,
+        the rows of the parameters whose features the minibatch touches
+        (plus the intercept row), and must leave the other rows and their
+        state alone. The training loop then scales the penalty of each
+        feature so that the fixed points stay those of the objective (see
+        :mod:`sklearn_adamlr._sparse`). False (the default): every update
+        gets the full gradient.
 
     Examples
     --------
@@ -61,6 +69,7 @@ class Solver:
     name = None
     full_batch = False
     hyperparameters = ()
+    lazy = False
 
     def __init__(self, **hyperparameters):
         for key, value in hyperparameters.items():
@@ -123,7 +132,7 @@ class Solver:
             Packed coefficients (intercept last), updated in place.
         grad : ndarray of the shape of ``params``
             Gradient of the smooth part of the objective at
-            ``eval_point(params, state)``.
+            ``eval_point(params, state)``. Its buffer may be reused.
         state : object
             The state from :meth:`init_state`, updated in place.
         learning_rate : float
@@ -133,6 +142,13 @@ class Solver:
             part in place, with ``step`` a float or an array shaped like
             ``params`` (a per-coordinate step). None when there is no L1
             part. Call it after the gradient step, with the step just taken.
+            It is soft-thresholding: ``prox.threshold[j] * step`` is the
+            threshold of row ``j`` (0 for the intercept), which a compiled
+            step may apply itself. A lazy solver, given ``rows``, calls
+            ``prox(params[rows], step, rows)`` on those rows.
+        rows : ndarray of int, optional
+            Only for solvers with ``lazy = True``: the rows of ``params`` to
+            update; ``grad`` is meaningful on those rows only.
         """
         raise NotImplementedError
 
