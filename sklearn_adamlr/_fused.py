@@ -63,6 +63,20 @@ def soft_threshold(x, threshold):
     return np.copysign(shrunk, x)
 
 
+def _add_loss(total, product, weighted, weight, linear, factor):
+    """Add one row's loss ``weight * (linear + log(factor))`` to the sums.
+
+    Returns the new ``(total, product)``: unweighted rows multiply their
+    factor into the running product (see ``_FLUSH``) instead of taking a log.
+    """
+    if weighted:
+        return total + weight * (linear + np.log(factor)), product
+    product *= factor
+    if product > _FLUSH:
+        return total + linear + np.log(product), 1.0
+    return total + linear, product
+
+
 def _binary_terms(z, y, weight, scale, one):
     """``(log(1 + exp(z)) - y z - log1p term, log1p term, d/dz * scale)``.
 
@@ -102,14 +116,7 @@ def _dense_binary(X, rows, start, stop, params, target, sw, scale, l2, grad):
             z += X[i, j] * w[j]
         weight = sw[i] if weighted else one
         linear, factor, gi = _binary_terms(z, target[i], weight, scale, one)
-        if weighted:
-            total += weight * (linear + np.log(factor))
-        else:
-            total += linear
-            product *= factor
-            if product > _FLUSH:
-                total += np.log(product)
-                product = 1.0
+        total, product = _add_loss(total, product, weighted, weight, linear, factor)
         for j in range(d):
             g[j] += gi * X[i, j]
         g_intercept += gi
@@ -167,14 +174,7 @@ def _dense_multinomial(X, rows, start, stop, params, target, sw, scale, l2, grad
                 z[c] += x * params[j, c]
         weight = sw[i] if weighted else one
         shifted_y, norm = _softmax_terms(z, int(target[i]), weight, scale)
-        if weighted:
-            total += weight * (np.log(norm) - shifted_y)
-        else:
-            total -= shifted_y
-            product *= norm
-            if product > _FLUSH:
-                total += np.log(product)
-                product = 1.0
+        total, product = _add_loss(total, product, weighted, weight, -shifted_y, norm)
         for j in range(d):
             x = X[i, j]
             for c in range(k):
@@ -270,14 +270,7 @@ def _csr_binary(
             z += data[p] * w[indices[p]]
         weight = sw[i] if weighted else one
         linear, factor, gi = _binary_terms(z, target[i], weight, scale, one)
-        if weighted:
-            total += weight * (linear + np.log(factor))
-        else:
-            total += linear
-            product *= factor
-            if product > _FLUSH:
-                total += np.log(product)
-                product = 1.0
+        total, product = _add_loss(total, product, weighted, weight, linear, factor)
         for p in range(indptr[i], indptr[i + 1]):
             g[indices[p]] += gi * data[p]
         g_intercept += gi
@@ -315,14 +308,7 @@ def _csr_multinomial(
                 z[c] += x * params[j, c]
         weight = sw[i] if weighted else one
         shifted_y, norm = _softmax_terms(z, int(target[i]), weight, scale)
-        if weighted:
-            total += weight * (np.log(norm) - shifted_y)
-        else:
-            total -= shifted_y
-            product *= norm
-            if product > _FLUSH:
-                total += np.log(product)
-                product = 1.0
+        total, product = _add_loss(total, product, weighted, weight, -shifted_y, norm)
         for p in range(indptr[i], indptr[i + 1]):
             j = indices[p]
             x = data[p]
@@ -337,6 +323,7 @@ def _csr_multinomial(
 
 if AVAILABLE:
     soft_threshold = jit(soft_threshold)
+    _add_loss = jit(_add_loss)
     _binary_terms = jit(_binary_terms)
     _softmax_terms = jit(_softmax_terms)
     _mark_active = jit(_mark_active)
