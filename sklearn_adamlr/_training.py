@@ -337,9 +337,8 @@ def train(
                 return value, -1
             touched = np.unique(Xb.indices)
             if penalty.l2:
-                grad[touched] += (penalty.l2 * row_scale[touched])[:, None] * point[
-                    touched
-                ]
+                l2_rows = (penalty.l2 * row_scale[touched])[:, None]
+                grad[touched] += l2_rows * point[touched]
             n_active = len(touched)
             active[:n_active] = touched
             if len(params) > d:
