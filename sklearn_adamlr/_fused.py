@@ -338,7 +338,7 @@ _EMPTY_ROWS = np.empty(0, dtype=np.intp)
 _EMPTY = {np.float32: np.empty(0, np.float32), np.float64: np.empty(0, np.float64)}
 
 
-def rows_arg(rows, params):
+def rows_arg(rows):
     """``(rows, n_rows)`` for a compiled update: n_rows -1 means every row."""
     return (_EMPTY_ROWS, -1) if rows is None else (rows, rows.shape[0])
 
@@ -402,7 +402,8 @@ class Kernel:
             self.row_scale = (
                 _EMPTY[np.float64] if row_scale is None else np.asarray(row_scale)
             )
-            self.mark = np.zeros(n_params, dtype=np.int32)
+            # stamps of the last minibatch touching each column (lazy only)
+            self.mark = np.zeros(n_params if self.lazy else 0, dtype=np.int32)
         else:
             self._fn = _dense_binary if binary else _dense_multinomial
             self.lazy = False

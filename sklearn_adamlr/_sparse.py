@@ -93,8 +93,8 @@ def _touch_counts_numpy(indptr, indices, n_features, batch_size, rotate):
             np.add.at(counts, cols[seen], gaps)
         else:
             # a new consecutive minibatch for each column seen before: this
-            # block *is* one minibatch, so each column counts once
-            counts[np.unique(cols[seen & new])] += 1.0
+            # block *is* one minibatch, and cols[new] lists each column once
+            counts[cols[seen & new]] += 1.0
         ends = np.ones(len(cols), dtype=bool)
         ends[:-1] = cols[:-1] != cols[1:]
         last[cols[ends]] = rows[ends]

@@ -102,7 +102,7 @@ class Adam(Solver):
         lr_t = learning_rate * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         if _step is not None and _fused.AVAILABLE:
             ok = _step(
-                params, grad, state.m, state.v, *_fused.rows_arg(rows, params),
+                params, grad, state.m, state.v, *_fused.rows_arg(rows),
                 lr_t, b1, b2, self.epsilon, _fused.threshold_arg(prox),
             )  # fmt: skip
             if not ok:

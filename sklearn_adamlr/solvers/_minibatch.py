@@ -80,7 +80,7 @@ class MinibatchSGD(Solver):
         if _step is not None and _fused.AVAILABLE:
             ok = _step(
                 params, grad, _EMPTY if v is None else v,
-                *_fused.rows_arg(rows, params), learning_rate, self.momentum,
+                *_fused.rows_arg(rows), learning_rate, self.momentum,
                 self.nesterovs_momentum, _fused.threshold_arg(prox),
             )  # fmt: skip
             if not ok:
