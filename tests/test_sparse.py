@@ -196,3 +196,43 @@ def test_lazy_updates_leave_absent_features_alone(solver):
     est.partial_fit(chunk, y)
     np.testing.assert_array_equal(est.coef_[:, :25], before[:, :25])
     assert not np.array_equal(est.coef_[:, 25:], before[:, 25:])
+
+
+@needs_numba
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_lazy_kernel_sets_touched_rows_whatever_grad_held(n_classes, fit_intercept):
+    # A solver may use grad as scratch between calls: the lazy kernel must set
+    # each touched row on its first touch, not assume it was left at zero.
+    # Duplicated columns in a row (non-canonical CSR) must add up.
+    X, y = sparse_problem(n=120, d=300, nnz=6, n_classes=n_classes)
+    end = X.indptr[1]  # row 0 gets a second entry in its first column
+    X = sparse.csr_matrix(
+        (
+            np.r_[X.data[:end], 1.5, X.data[end:]],
+            np.r_[X.indices[:end], X.indices[0], X.indices[end:]],
+            np.r_[0, X.indptr[1:] + 1],
+        ),
+        shape=X.shape,
+    )
+    assert not X.has_canonical_format
+    k = 1 if n_classes == 2 else n_classes
+    target = y.astype(np.float64) if k == 1 else y
+    rng = np.random.RandomState(1)
+    params = rng.normal(size=(300 + fit_intercept, k))
+    lazy = _fused.Kernel(X, target, None, k, row_scale=np.ones(300))
+    dense = _fused.Kernel(X, target, None, k)
+    expected = np.empty_like(params)
+    for start, stop in [(0, 40), (40, 80), (80, 120)]:
+        grad = np.full_like(params, np.nan)
+        value, n_active = lazy(start, stop, None, params, 0.1, 0.3, grad)
+        reference, _ = dense(start, stop, None, params, 0.1, 0.3, expected)
+        active = lazy.active[:n_active]
+        touched = np.unique(X[start:stop].indices)
+        rows = np.r_[touched, 300] if fit_intercept else touched
+        np.testing.assert_array_equal(active, rows)  # increasing, intercept last
+        np.testing.assert_allclose(grad[active], expected[active], rtol=1e-12)
+        untouched = np.setdiff1d(np.arange(len(params)), active)
+        assert np.isnan(grad[untouched]).all()  # left as they were
+        assert value == pytest.approx(reference, rel=1e-12)
+        assert not lazy.touched.any()  # the bitmap is cleared for the next call
