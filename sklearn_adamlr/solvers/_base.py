@@ -148,7 +148,9 @@ class Solver:
             ``prox(params[rows], step, rows)`` on those rows.
         rows : ndarray of int, optional
             Only for solvers with ``lazy = True``: the rows of ``params`` to
-            update; ``grad`` is meaningful on those rows only.
+            update, in increasing order (the intercept row last); ``grad`` is
+            meaningful on those rows only, and the other rows of its buffer
+            may be used as scratch.
         """
         raise NotImplementedError
 
