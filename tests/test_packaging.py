@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import numpy
@@ -21,6 +22,10 @@ def test_wheel_installs_and_imports_in_a_fresh_venv(tmp_path):
         timeout=300,
     )
     (wheel,) = dist.glob("sklearn_adamlr-*.whl")
+    # an SPDX expression (the TOML-table form is deprecated by setuptools)
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith("/METADATA")]
+        assert "License-Expression: BSD-3-Clause" in archive.read(metadata).decode()
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)
     python = env / "bin" / "python"
