@@ -63,9 +63,9 @@ def jit(function):
     # cache=True keeps the compiled code on disk: the compile cost (a few
     # seconds) is paid once per machine and dtype, not once per process.
     # error_model="numpy": a division by zero gives inf or nan, as in numpy,
-    # instead of a ZeroDivisionError check per division, whose branch kept
-    # LLVM from vectorising loops that divide (Adam's step, for one). The
-    # steps report non-finite results themselves.
+    # instead of a ZeroDivisionError check per division, whose branch keeps
+    # LLVM from vectorising a loop that divides. The steps report non-finite
+    # results themselves.
     options = dict(cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy")
     return numba.njit(**options)(function)
 
@@ -255,7 +255,7 @@ def _csr_finish(grad, params, d, l2, row_scale, active, touched):
             if l2 == 0.0:
                 continue
             s = l2 * row_scale[j]
-            if k == 1:  # binary: no inner loop, which costs a third here
+            if k == 1:  # binary: no inner loop (13 % of the lazy kernel's time)
                 grad[j, 0] += s * params[j, 0]
                 continue
             for c in range(k):
