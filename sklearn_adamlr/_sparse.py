@@ -4,7 +4,11 @@ On CSR data with many features, a minibatch has non-zeros in only a few of
 them. A solver that declares ``lazy = True`` (``adam``, ``minibatch``) then
 updates only the coefficients of the features that the minibatch touches
 (and the intercept), so a step costs O(non-zeros of the batch), not
-O(n_features).
+O(n_features). A solver whose step is also linear (``linear = True``:
+``minibatch``) is lazy only when the penalty has an L1 part; with L2 alone it
+takes the dense method's steps, at the same cost, in scaled coordinates
+(:class:`~sklearn_adamlr._fused.LinearKernel`), and none of what follows
+applies to it.
 
 Left alone, this would weaken the penalty: a feature present in a fraction
 ``p_j`` of the minibatches would feel the L2 (and L1) part only ``p_j`` of the

@@ -289,9 +289,16 @@ def train(
     is_sparse = sparse.issparse(X)
     gather = shuffle == "samples" and batch_size < n
     rotate = bool(shuffle) and shuffle != "samples" and batch_size < n
+    # A linear solver without a prox takes the dense method's steps; on CSR
+    # data the compiled path runs them in scaled coordinates at the cost of
+    # lazy ones (see _fused.LinearKernel).
+    linear = getattr(solver, "linear", False) and not penalty.has_prox
+    linear = linear and not full_batch
+    scaled = linear and is_sparse and _fused.supports(X, params)
     # Lazy updates (see _sparse): a step moves only the coefficients of the
     # features that its minibatch touches, with the penalty rescaled.
     lazy = is_sparse and getattr(solver, "lazy", False) and not full_batch
+    lazy = lazy and not linear
     row_scale = penalty_scale(X, batch_size, shuffle) if lazy else None
     prox = _L1Prox(penalty, len(params), d, row_scale) if penalty.has_prox else None
     grad = np.empty_like(params)
@@ -302,7 +309,9 @@ def train(
     # X[start:stop]) at `point`, with the gradient of the data term and of
     # the L2 part written into `grad`; when lazy, only the rows
     # active[:n_active] of `grad` are meaningful, else n_active is -1.
-    if _fused.supports(X, params):
+    if scaled:
+        linear_kernel = _fused.LinearKernel(X, target, sw, params, batch_size)
+    elif _fused.supports(X, params):
         kernel = _fused.Kernel(X, target, sw, k, row_scale)
         active = kernel.active
 
@@ -379,25 +388,32 @@ def train(
             with np.errstate(
                 over="raise", invalid="raise", divide="raise", under="ignore"
             ):
-                for start, stop, rows in batches:
-                    point = solver.eval_point(params, state)
-                    value, n_active = data_gradient(start, stop, rows, point)
-                    loss_sum += value
-                    if full_batch:
-                        # The objective at the point where the gradient was taken
-                        # (FISTA's extrapolated point), consistent with its loss.
-                        penalty_value = penalty.value(point[:d])
-                    step_count += 1
-                    rate = (
-                        learning_rate
-                        if constant_rate
-                        else schedule(learning_rate, step_count)
-                    )
-                    if n_active < 0:
-                        solver.update(params, grad, state, rate, prox)
-                    else:
-                        touched = active[:n_active]
-                        solver.update(params, grad, state, rate, prox, rows=touched)
+                if scaled:
+                    loss_sum = _scaled_epoch(
+                        linear_kernel, batches, params, solver, state, schedule,
+                        learning_rate, step_count, mean_weight, penalty.l2,
+                    )  # fmt: skip
+                    step_count += len(batches)
+                else:
+                    for start, stop, rows in batches:
+                        point = solver.eval_point(params, state)
+                        value, n_active = data_gradient(start, stop, rows, point)
+                        loss_sum += value
+                        if full_batch:
+                            # The objective at the point where the gradient was taken
+                            # (FISTA's extrapolated point), consistent with its loss.
+                            penalty_value = penalty.value(point[:d])
+                        step_count += 1
+                        rate = (
+                            learning_rate
+                            if constant_rate
+                            else schedule(learning_rate, step_count)
+                        )
+                        if n_active < 0:
+                            solver.update(params, grad, state, rate, prox)
+                        else:
+                            touched = active[:n_active]
+                            solver.update(params, grad, state, rate, prox, rows=touched)
         except FloatingPointError as exc:
             raise ValueError(
                 _divergence_message(epoch_no, learning_rate, f"numpy: {exc}")
@@ -451,6 +467,35 @@ def train(
                 )
             break
     return result
+
+
+def _scaled_epoch(
+    kernel, batches, params, solver, state, schedule, learning_rate, t,
+    mean_weight, l2,
+):  # fmt: skip
+    """One epoch of a linear solver's steps through ``kernel``; the loss sum.
+
+    ``params`` and the solver's arrays are updated in place at the end;
+    ``t`` is the number of updates before the epoch.
+    """
+    constant_rate = isinstance(schedule, Constant)
+    loss_sum = 0.0
+    arrays = None
+    for start, stop, rows in batches:
+        t += 1
+        rate = learning_rate if constant_rate else schedule(learning_rate, t)
+        step_arrays, P, q = solver.linear_update(state, rate)
+        if arrays is None:
+            arrays = step_arrays
+            kernel.load(params, arrays)
+        scale = 1.0 / ((stop - start) * mean_weight)
+        value, ok = kernel.step(start, stop, rows, scale, P, q, l2)
+        if not ok:
+            raise FloatingPointError("overflow in the step")
+        loss_sum += value
+    if arrays is not None:
+        kernel.store(params, arrays)
+    return loss_sum
 
 
 def _divergence_message(epoch_no, learning_rate, detail):

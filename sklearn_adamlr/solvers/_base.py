@@ -42,6 +42,13 @@ class Solver:
         feature so that the fixed points stay those of the objective (see
         :mod:`sklearn_adamlr._sparse`). False (the default): every update
         gets the full gradient.
+    linear : bool
+        If True, the solver implements :meth:`linear_update`: without a
+        prox, its step is linear in the parameters, its state arrays and the
+        gradient, and the gradient is taken at ``params`` (the default
+        :meth:`eval_point`). On sparse data the training loop then runs the
+        dense method's steps at the cost of lazy ones (see
+        :class:`~sklearn_adamlr._fused.LinearKernel`). False by default.
 
     Examples
     --------
@@ -70,6 +77,7 @@ class Solver:
     full_batch = False
     hyperparameters = ()
     lazy = False
+    linear = False
 
     def __init__(self, **hyperparameters):
         for key, value in hyperparameters.items():
@@ -153,6 +161,41 @@ class Solver:
             may be used as scratch.
         """
         raise NotImplementedError
+
+    def linear_update(self, state, learning_rate):
+        """The step as a linear map, for solvers with ``linear = True``.
+
+        Without a prox, :meth:`update` must compute
+        ``[params, *arrays] <- P @ [params, *arrays] + q * grad``, applied
+        elementwise to the stacked arrays.
+
+        Parameters
+        ----------
+        state : object
+            The solver's state. Counters in it (a step count) are advanced
+            here, as :meth:`update` would; its arrays are *not* updated.
+        learning_rate : float
+            The step size for this update.
+
+        Returns
+        -------
+        arrays : tuple of ndarray
+            The state's arrays shaped like ``params`` that the step acts on,
+            in the order of ``P``'s rows after the first.
+        P : sequence of sequence of float, of shape (1 + len(arrays),) * 2
+        q : sequence of float, of shape (1 + len(arrays),)
+
+        Examples
+        --------
+        Plain SGD, ``params <- params - learning_rate * grad``:
+
+        >>> import numpy as np
+        >>> from sklearn_adamlr import get_solver
+        >>> sgd = get_solver("minibatch", {"momentum": 0.0})
+        >>> sgd.linear_update(sgd.init_state(np.zeros((3, 1))), 0.5)
+        ((), ((1.0,),), (-0.5,))
+        """
+        raise NotImplementedError(f"{type(self).__name__} is not a linear solver.")
 
     def __repr__(self):
         args = ", ".join(

@@ -35,6 +35,12 @@ class MinibatchSGD(Solver):
     ``(1 - momentum) / L_b``, was measured to be about ten times slower on
     the bundled data sets.
 
+    Without an L1 part the step is linear in the parameters, the velocity
+    and the gradient (:meth:`linear_update`). On sparse data it is then the
+    dense step, with L2 and momentum moving every coefficient, taken in
+    scaled coordinates at the cost of the minibatch's non-zeros; with an L1
+    part the updates are lazy (see :mod:`sklearn_adamlr._sparse`).
+
     Parameters
     ----------
     momentum : float, default=0.9
@@ -55,6 +61,7 @@ class MinibatchSGD(Solver):
     name = "minibatch"
     hyperparameters = ("momentum", "nesterovs_momentum")
     lazy = True
+    linear = True
 
     def __init__(self, momentum=0.9, nesterovs_momentum=True):
         self.momentum = momentum
@@ -69,6 +76,31 @@ class MinibatchSGD(Solver):
         return MomentumState(
             velocity=np.zeros_like(params) if self.momentum > 0 else None
         )
+
+    def linear_update(self, state, learning_rate):
+        r"""The step without a prox as ``P`` and ``q`` on ``(params, velocity)``.
+
+        Nesterov: :math:`x \leftarrow x + \mu^2 v - \eta (1 + \mu) g`;
+        heavy ball: :math:`x \leftarrow x + \mu v - \eta g`; both with
+        :math:`v \leftarrow \mu v - \eta g`. Without momentum there is no
+        velocity: :math:`x \leftarrow x - \eta g`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_adamlr import get_solver
+        >>> solver = get_solver("minibatch", {"momentum": 0.5})
+        >>> state = solver.init_state(np.zeros((3, 1)))
+        >>> arrays, P, q = solver.linear_update(state, 0.5)
+        >>> P, q
+        (((1.0, 0.25), (0.0, 0.5)), (-0.75, -0.5))
+        """
+        lr, mu = learning_rate, self.momentum
+        if state.velocity is None:
+            return (), ((1.0,),), (-lr,)
+        if self.nesterovs_momentum:
+            return (state.velocity,), ((1.0, mu * mu), (0.0, mu)), (-lr * (1 + mu), -lr)
+        return (state.velocity,), ((1.0, mu), (0.0, mu)), (-lr, -lr)
 
     def update(self, params, grad, state, learning_rate, prox, rows=None):
         """One momentum step, then soft-thresholding.
