@@ -398,9 +398,10 @@ def main(argv=None):
         "adam (bs=256)": ours("adam", 256),
         "minibatch (bs=256)": ours("minibatch", 256),
     }
-    print("[sparse targets] interleaved rounds", flush=True)
-    sparse_epochs = interleaved_epochs(sparse_makes, Xs, ys, 1 if args.quick else 3)
-    write_summary(all_rows, floors, args, compile_seconds, sparse_epochs)
+    rounds = 1 if args.quick else 3
+    print(f"[sparse targets] {rounds} interleaved round(s)", flush=True)
+    sparse_epochs = interleaved_epochs(sparse_makes, Xs, ys, rounds)
+    write_summary(all_rows, floors, args, compile_seconds, sparse_epochs, rounds)
     return 0
 
 
@@ -411,7 +412,7 @@ def _row(rows, case, model):
     return None
 
 
-def write_summary(rows, floors, args, compile_seconds, sparse_epochs):
+def write_summary(rows, floors, args, compile_seconds, sparse_epochs, rounds):
     lines = [
         "# Benchmark results",
         "",
@@ -479,7 +480,6 @@ def write_summary(rows, floors, args, compile_seconds, sparse_epochs):
     gd_t = time_to(_row(rows, d64, "gd")["trace"], 1e-6)
     lb_t = time_to(_row(rows, d64, "LogisticRegression lbfgs")["trace"], 1e-6)
     target("gd time to 1e-6 / lbfgs time to 1e-6 (dense)", gd_t / lb_t, 3)
-    rounds = 1 if args.quick else 3
     lines += [
         "",
         f"The sparse targets use the best epoch of {rounds} round(s) in which "

@@ -292,8 +292,7 @@ def train(
     # A linear solver without a prox takes the dense method's steps; on CSR
     # data the compiled path runs them in scaled coordinates at the cost of
     # lazy ones (see _fused.LinearKernel).
-    linear = getattr(solver, "linear", False) and not penalty.has_prox
-    linear = linear and not full_batch
+    linear = getattr(solver, "linear", False) and not (penalty.has_prox or full_batch)
     scaled = linear and is_sparse and _fused.supports(X, params)
     # Lazy updates (see _sparse): a step moves only the coefficients of the
     # features that its minibatch touches, with the penalty rescaled.
@@ -358,6 +357,9 @@ def train(
     # A constant schedule needs no call per update.
     constant_rate = isinstance(schedule, Constant)
 
+    def rate_at(step):
+        return learning_rate if constant_rate else schedule(learning_rate, step)
+
     result = TrainingResult(t=t)
     history = list(previous_losses)
     best_loss = min(history) if history else np.inf
@@ -390,8 +392,8 @@ def train(
             ):
                 if scaled:
                     loss_sum = _scaled_epoch(
-                        linear_kernel, batches, params, solver, state, schedule,
-                        learning_rate, step_count, mean_weight, penalty.l2,
+                        linear_kernel, batches, params, solver, state, rate_at,
+                        step_count, mean_weight, penalty.l2,
                     )  # fmt: skip
                     step_count += len(batches)
                 else:
@@ -404,11 +406,7 @@ def train(
                             # (FISTA's extrapolated point), consistent with its loss.
                             penalty_value = penalty.value(point[:d])
                         step_count += 1
-                        rate = (
-                            learning_rate
-                            if constant_rate
-                            else schedule(learning_rate, step_count)
-                        )
+                        rate = rate_at(step_count)
                         if n_active < 0:
                             solver.update(params, grad, state, rate, prox)
                         else:
@@ -470,21 +468,19 @@ def train(
 
 
 def _scaled_epoch(
-    kernel, batches, params, solver, state, schedule, learning_rate, t,
-    mean_weight, l2,
+    kernel, batches, params, solver, state, rate_at, t, mean_weight, l2
 ):  # fmt: skip
     """One epoch of a linear solver's steps through ``kernel``; the loss sum.
 
     ``params`` and the solver's arrays are updated in place at the end;
-    ``t`` is the number of updates before the epoch.
+    ``t`` is the number of updates before the epoch and ``rate_at(t)`` the
+    step size of update ``t``.
     """
-    constant_rate = isinstance(schedule, Constant)
     loss_sum = 0.0
     arrays = None
     for start, stop, rows in batches:
         t += 1
-        rate = learning_rate if constant_rate else schedule(learning_rate, t)
-        step_arrays, P, q = solver.linear_update(state, rate)
+        step_arrays, P, q = solver.linear_update(state, rate_at(t))
         if arrays is None:
             arrays = step_arrays
             kernel.load(params, arrays)
