@@ -1,4 +1,7 @@
-"""Sphinx configuration; build with ``python -m sphinx -W -b html docs docs/_build/html``."""
+"""Sphinx configuration.
+
+Build with ``python -m sphinx -W -b html docs docs/_build/html``.
+"""
 
 import sklearn_adamlr
 

@@ -8,7 +8,9 @@ O(n_features). A solver whose step is also linear (``linear = True``:
 ``minibatch``) is lazy only when the penalty has an L1 part; with L2 alone it
 takes the dense method's steps, at the same cost, in scaled coordinates
 (:class:`~sklearn_adamlr._fused.LinearKernel`), and none of what follows
-applies to it.
+applies to it. A lazy solver may run its epochs compiled
+(``Solver.sparse_kernel``: ``adam``'s defers each step of a feature until the
+feature is next read), with the same steps.
 
 Left alone, this would weaken the penalty: a feature present in a fraction
 ``p_j`` of the minibatches would feel the L2 (and L1) part only ``p_j`` of the

@@ -184,19 +184,51 @@ def _batches(n_samples, batch_size):
     ]
 
 
-def _rotated(bounds, offset, n_samples):
-    """``(start, stop, rows)`` of a batch whose boundaries are shifted by ``offset``.
+def _epoch_plan(rng, bounds, n_samples, batch_size, gather, rotate):
+    """``(starts, stops, order)``: the minibatches of one epoch, in visiting order.
 
-    ``rows`` is None when the batch is the view ``X[start:stop]``; for the one
-    batch that straddles the end it lists ``start:n``, then ``0:rest``.
+    With ``gather`` (``shuffle='samples'``), batch ``b`` is the samples
+    ``order[starts[b]:stops[b]]`` of a new permutation ``order``. With
+    ``rotate`` (``shuffle=True``), the boundaries are shifted by a random
+    offset and the batches visited in a random order: batch ``b`` is the rows
+    ``r mod n_samples`` for ``r`` in ``starts[b]:stops[b]``, so that only the
+    batch that straddles the end of ``X`` is not a view. Otherwise the fixed
+    batches, in order. ``order`` is None unless ``gather``.
     """
-    start, stop = bounds[0] + offset, bounds[1] + offset
-    if start >= n_samples:
-        return start - n_samples, stop - n_samples, None
-    if stop <= n_samples:
-        return start, stop, None
-    rows = np.concatenate([np.arange(start, n_samples), np.arange(stop - n_samples)])
-    return 0, stop - start, rows
+    starts = np.array([start for start, _ in bounds], dtype=np.intp)
+    stops = np.array([stop for _, stop in bounds], dtype=np.intp)
+    if gather:
+        return starts, stops, rng.permutation(n_samples)
+    if rotate:
+        offset = int(rng.randint(batch_size))
+        visit = rng.permutation(len(bounds))
+        starts, stops = starts[visit] + offset, stops[visit] + offset
+        past_end = starts >= n_samples
+        starts[past_end] -= n_samples
+        stops[past_end] -= n_samples
+    return starts, stops, None
+
+
+def _batch_list(plan, n_samples):
+    """The plan's batches as ``(start, stop, rows)`` for the per-batch loop.
+
+    ``rows`` is None when the batch is the view ``X[start:stop]``; for the
+    batch that straddles the end of ``X`` it lists ``start:n``, then
+    ``0:rest`` (and the batch is ``rows[0:stop - start]``).
+    """
+    starts, stops, order = plan
+    batches = []
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        if order is not None:
+            batches.append((start, stop, order))
+        elif stop <= n_samples:
+            batches.append((start, stop, None))
+        else:
+            rows = np.concatenate(
+                [np.arange(start, n_samples), np.arange(stop - n_samples)]
+            )
+            batches.append((0, stop - start, rows))
+    return batches
 
 
 def train(
@@ -302,6 +334,9 @@ def train(
     prox = _L1Prox(penalty, len(params), d, row_scale) if penalty.has_prox else None
     grad = np.empty_like(params)
     fixed_bounds = _batches(n, batch_size)
+    # A lazy solver may run whole epochs compiled (Solver.sparse_kernel).
+    sparse_kernel = getattr(solver, "sparse_kernel", None)
+    compiled_epochs = lazy and sparse_kernel is not None and _fused.supports(X, params)
 
     # data_gradient(start, stop, rows, point) -> (loss, n_active): the summed
     # loss of the minibatch rows[start:stop] (rows None: the view
@@ -310,6 +345,11 @@ def train(
     # active[:n_active] of `grad` are meaningful, else n_active is -1.
     if scaled:
         linear_kernel = _fused.LinearKernel(X, target, sw, params, batch_size)
+    elif compiled_epochs:
+        epoch_kernel = sparse_kernel(
+            solver, X, target, sw, params, row_scale,
+            None if prox is None else prox.threshold,
+        )  # fmt: skip
     elif _fused.supports(X, params):
         kernel = _fused.Kernel(X, target, sw, k, row_scale)
         active = kernel.active
@@ -367,20 +407,8 @@ def train(
     no_improvement = 0
     start_time = time.perf_counter()
     for epoch in range(max_epochs):
-        if gather:
-            order = rng.permutation(n)
-            batches = [(start, stop, order) for start, stop in fixed_bounds]
-        elif rotate:
-            # Shift the batch boundaries by a random offset and visit the
-            # batches in a random order: every batch but the one that wraps
-            # from the end of X to its start is a view of X.
-            offset = int(rng.randint(batch_size))
-            batches = [
-                _rotated(fixed_bounds[i], offset, n)
-                for i in rng.permutation(len(fixed_bounds))
-            ]
-        else:
-            batches = [(start, stop, None) for start, stop in fixed_bounds]
+        plan = _epoch_plan(rng, fixed_bounds, n, batch_size, gather, rotate)
+        batches = None if compiled_epochs else _batch_list(plan, n)
         loss_sum = 0.0
         epoch_no = epoch_offset + epoch + 1
         step_count = result.t
@@ -396,6 +424,17 @@ def train(
                         step_count, mean_weight, penalty.l2,
                     )  # fmt: skip
                     step_count += len(batches)
+                elif compiled_epochs:
+                    n_batches = len(plan[0])
+                    rates = [rate_at(step_count + b) for b in range(1, n_batches + 1)]
+                    epoch_kernel.load(params, state)
+                    loss_sum, finite = epoch_kernel.epoch(
+                        state, *plan, rates, mean_weight, penalty.l2
+                    )
+                    if not finite:
+                        raise FloatingPointError("overflow in the step")
+                    epoch_kernel.store(params, state)
+                    step_count += n_batches
                 else:
                     for start, stop, rows in batches:
                         point = solver.eval_point(params, state)

@@ -83,6 +83,19 @@ def test_compiled_csr_path_matches_numpy_reference(
     np.testing.assert_array_equal(compiled.coef_ == 0, reference.coef_ == 0)
 
 
+class _Offset:
+    """A stand-in rng whose epoch plan shifts the batches by ``offset``, in order."""
+
+    def __init__(self, offset):
+        self.offset = offset
+
+    def randint(self, high):
+        return self.offset
+
+    def permutation(self, n):
+        return np.arange(n)
+
+
 def _brute_force_share(X, batch_size, shuffle):
     """The share of minibatches containing each feature, by visiting them."""
     n, d = X.shape
@@ -90,8 +103,10 @@ def _brute_force_share(X, batch_size, shuffle):
     offsets = range(batch_size) if shuffle else [0]
     hits = np.zeros(d)
     for offset in offsets:
-        for b in bounds:
-            start, stop, rows = _training._rotated(b, offset, n)
+        plan = _training._epoch_plan(
+            _Offset(offset), bounds, n, batch_size, False, bool(shuffle)
+        )
+        for start, stop, rows in _training._batch_list(plan, n):
             rows = np.arange(start, stop) if rows is None else rows[start:stop]
             hits[np.unique(X[rows].indices)] += 1
     return hits / (len(offsets) * len(bounds))
@@ -386,8 +401,64 @@ def test_scaled_coordinates_stay_accurate_over_many_steps(monkeypatch, dtype):
         np.testing.assert_allclose(compiled.loss_curve_, other.loss_curve_, rtol=rtol)
 
 
-@pytest.mark.parametrize("solver", LINEAR)
-def test_linear_path_resumes_exactly_after_a_pickle(solver):
+# ------------------------------------------------------- compiled lazy epochs
+# A lazy solver may run its epochs on CSR data compiled
+# (``Solver.sparse_kernel``, e.g. ``AdamSparseKernel``): the numbers of its
+# numpy ``update`` with ``rows``, each row's step deferred until it is read.
+
+KERNELED = [s for s in LAZY if get_solver(s).sparse_kernel is not None]
+
+
+def test_adam_has_a_compiled_sparse_epoch():
+    assert "adam" in KERNELED
+
+
+@needs_numba
+@pytest.mark.parametrize("solver", KERNELED)
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_compiled_epochs_match_the_numpy_steps_on_any_csr(
+    monkeypatch, solver, n_classes, fit_intercept
+):
+    # A non-canonical CSR matrix: unsorted columns and a column twice in a
+    # row, which must be stepped once. Epochs over two partial_fit calls.
+    X, y = sparse_problem(n=200, d=40, nnz=5, n_classes=n_classes)
+    X = sparse.csr_matrix(
+        (X.data, X.indices.copy(), X.indptr), shape=X.shape
+    )  # fmt: skip
+    X.indices[1::5] = X.indices[::5]  # the row's first column again
+    X.has_sorted_indices = False
+    assert not X.has_canonical_format
+    classes = np.unique(y)
+    calls = []
+
+    def fit():
+        est = AdamLogisticRegression(
+            solver=solver, random_state=0, batch_size=16, C=0.1,
+            fit_intercept=fit_intercept, max_iter=3,
+        )  # fmt: skip
+        for _ in range(2):
+            est.partial_fit(X, y, classes=classes)
+        return est
+
+    kernel = get_solver(solver).sparse_kernel
+    epoch = kernel.epoch
+    monkeypatch.setattr(
+        kernel, "epoch", lambda self, *a: calls.append(1) or epoch(self, *a)
+    )
+    compiled = fit()
+    assert len(calls) == 2  # the compiled path ran, one epoch per call
+    monkeypatch.setattr(_fused, "AVAILABLE", False)
+    reference = fit()
+    np.testing.assert_allclose(compiled.coef_, reference.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        compiled.intercept_, reference.intercept_, rtol=1e-10, atol=1e-12
+    )
+    np.testing.assert_allclose(compiled.loss_curve_, reference.loss_curve_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("solver", LINEAR + KERNELED)
+def test_compiled_sparse_path_resumes_exactly_after_a_pickle(solver):
     X, y = sparse_problem(n=300, d=60, nnz=4)
     kw = dict(solver=solver, random_state=0, batch_size=40)
     straight = AdamLogisticRegression(**kw)
@@ -403,8 +474,8 @@ def test_linear_path_resumes_exactly_after_a_pickle(solver):
     np.testing.assert_array_equal(resumed.intercept_, straight.intercept_)
 
 
-@pytest.mark.parametrize("solver", LINEAR)
-def test_linear_path_divergence_leaves_the_estimator_as_it_was(solver):
+@pytest.mark.parametrize("solver", LINEAR + KERNELED)
+def test_compiled_sparse_path_divergence_leaves_the_estimator_as_it_was(solver):
     X, y = sparse_problem(n=300, d=60, nnz=4)
     est = AdamLogisticRegression(solver=solver, random_state=0, max_iter=2, tol=None)
     est.fit(X, y)

@@ -48,6 +48,9 @@ class Adam(Solver):
     proximal operator in the metric of Adam's diagonal preconditioner, so
     zeros are exact.
 
+    On CSR data the steps are lazy (see :mod:`sklearn_adamlr._sparse`); with
+    numba, whole epochs run in :class:`AdamSparseKernel`.
+
     ``learning_rate='auto'`` is 0.01, a step in the units of the parameters
     (Adam's update has magnitude about :math:`\eta` whatever the scale of
     the gradient); on standardized features it reaches the optimum to
@@ -85,6 +88,11 @@ class Adam(Solver):
         """A fixed 0.01: Adam's steps are scale free."""
         return 0.01
 
+    def _corrected_rate(self, learning_rate, t):
+        """The step size of update ``t`` with the bias correction folded in."""
+        b1, b2 = self.beta_1, self.beta_2
+        return learning_rate * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+
     def init_state(self, params):
         """Zero moments."""
         return AdamState(m=np.zeros_like(params), v=np.zeros_like(params))
@@ -98,8 +106,7 @@ class Adam(Solver):
         """
         b1, b2 = self.beta_1, self.beta_2
         state.t += 1
-        t = state.t
-        lr_t = learning_rate * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        lr_t = self._corrected_rate(learning_rate, state.t)
         if _step is not None and _fused.AVAILABLE:
             ok = _step(
                 params, grad, state.m, state.v, *_fused.rows_arg(rows),
@@ -161,4 +168,276 @@ def _compiled_step(params, grad, m, v, rows, n_rows, lr_t, b1, b2, eps, threshol
     return finite
 
 
+# stamp[j] of a feature with no pending step (see _sparse_epoch)
+_NONE = np.iinfo(np.int32).max
+
+
+def _apply(R, j, k, lr_t, b1, b2, eps, l2, threshold):
+    """Adam's step of record ``j`` from the gradient in its slot, then clears it.
+
+    ``l2`` is the strength of the L2 part for this row and ``threshold`` its
+    L1 threshold per unit of step (0: none). The arithmetic is
+    :func:`_compiled_step`'s. Finiteness is checked once per epoch, over all
+    records: a moment or a parameter that is no longer finite stays so.
+    """
+    for c in range(k):
+        w = R[j, c]
+        g = R[j, 3 * k + c] + l2 * w
+        mc = b1 * R[j, k + c] + (1.0 - b1) * g
+        vc = b2 * R[j, 2 * k + c] + g * g * (1.0 - b2)
+        step = lr_t / (np.sqrt(vc) + eps)
+        x = w - step * mc
+        if threshold != 0.0:
+            x = _fused.soft_threshold(x, threshold * step)
+        R[j, c] = x
+        R[j, k + c] = mc
+        R[j, 2 * k + c] = vc
+        R[j, 3 * k + c] = 0.0
+
+
+def _multinomial_row(
+    data, indices, lo, hi, d, R, stamp, b, lr_table, b1, b2, eps, l2, row_scale,
+    threshold, y, weight, scale, z, total, product, weighted,
+):  # fmt: skip
+    """:func:`_sparse_epoch`'s work on one row of the softmax loss.
+
+    Apart, so that the binary loop stays small; a call per row is cheap
+    next to the row's ``k`` classes.
+    """
+    k = z.shape[0]
+    zero = data.dtype.type(0)
+    has_intercept = R.shape[0] > d
+    l1 = threshold.shape[0] > 0
+    for c in range(k):
+        z[c] = R[d, c] if has_intercept else zero
+    for p in range(lo, hi):
+        x = data[p]
+        j = indices[p]
+        pending = stamp[j]
+        if pending < b:
+            _apply(
+                R, j, k, lr_table[pending], b1, b2, eps, l2 * row_scale[j],
+                threshold[j] if l1 else 0.0,
+            )  # fmt: skip
+            stamp[j] = _NONE
+        for c in range(k):
+            z[c] += x * R[j, c]
+    shifted_y, norm = _fused._softmax_terms(z, y, weight, scale)
+    for p in range(lo, hi):
+        j = indices[p]
+        x = data[p]
+        for c in range(k):
+            R[j, 3 * k + c] += z[c] * x
+        stamp[j] = b
+    if has_intercept:
+        for c in range(k):
+            R[d, 3 * k + c] += z[c]
+    return _fused._add_loss(total, product, weighted, weight, -shifted_y, norm)
+
+
+def _sparse_epoch(
+    data, indices, indptr, d, starts, stops, order, R, stamp, target, sw,
+    mean_weight, lr_table, b1, b2, eps, l2, row_scale, threshold, z,
+):  # fmt: skip
+    """One epoch of lazy Adam steps on CSR data, each applied when next needed.
+
+    ``R`` holds a record per parameter row: the parameters, ``m``, ``v`` and
+    the gradient of a pending step (``k`` values each; zero when none is
+    pending). The gradient of minibatch ``b`` is summed into the records of
+    its features, which are marked ``stamp[j] = b``; their step is taken when
+    a later minibatch first reads them, or at the end of the epoch, with the
+    step size ``lr_table[stamp[j]]`` of step ``stamp[j]``. A lazy step of a
+    row needs only its own record, so the result is the one of stepping at
+    the end of each minibatch, but the record is read and written once per
+    minibatch, while it is in cache for the dot products. The intercept row
+    is stepped at the end of each minibatch.
+
+    Minibatch ``b`` is the rows ``order[starts[b]:stops[b]]``, or with an
+    empty ``order`` the rows ``r mod n`` for ``r`` in ``starts[b]:stops[b]``.
+    Returns ``(loss sum, finite)``: finite is False if a parameter or a
+    moment is no longer finite.
+    """
+    n = indptr.shape[0] - 1
+    k = z.shape[0]
+    one = data.dtype.type(1)
+    zero = one - one
+    has_intercept = R.shape[0] > d
+    weighted = sw.shape[0] > 0
+    gathered = order.shape[0] > 0
+    l1 = threshold.shape[0] > 0
+    total = 0.0
+    product = 1.0
+    for b in range(starts.shape[0]):
+        start, stop = starts[b], stops[b]
+        scale = data.dtype.type(1.0 / ((stop - start) * mean_weight))
+        if has_intercept:
+            for c in range(k):
+                R[d, 3 * k + c] = zero
+        for r in range(start, stop):
+            i = order[r] if gathered else (r if r < n else r - n)
+            lo, hi = indptr[i], indptr[i + 1]
+            weight = sw[i] if weighted else one
+            if k == 1:
+                raw = R[d, 0] if has_intercept else zero
+                for p in range(lo, hi):
+                    j = indices[p]
+                    # the pending step of the feature, before reading it
+                    pending = stamp[j]
+                    if pending < b:
+                        _apply(
+                            R, j, 1, lr_table[pending], b1, b2, eps,
+                            l2 * row_scale[j], threshold[j] if l1 else 0.0,
+                        )  # fmt: skip
+                        # not pending now, even if the column comes again in
+                        # this row (a CSR matrix with duplicates)
+                        stamp[j] = _NONE
+                    raw += data[p] * R[j, 0]
+                linear, factor, gi = _fused._binary_terms(
+                    raw, target[i], weight, scale, one
+                )
+                total, product = _fused._add_loss(
+                    total, product, weighted, weight, linear, factor
+                )
+                for p in range(lo, hi):
+                    j = indices[p]
+                    R[j, 3] += gi * data[p]
+                    stamp[j] = b
+                if has_intercept:
+                    R[d, 3] += gi
+            else:
+                total, product = _multinomial_row(
+                    data, indices, lo, hi, d, R, stamp, b, lr_table, b1, b2, eps,
+                    l2, row_scale, threshold, int(target[i]), weight, scale, z,
+                    total, product, weighted,
+                )  # fmt: skip
+        if has_intercept:
+            _apply(R, d, k, lr_table[b], b1, b2, eps, 0.0, 0.0)
+    nan = zero  # stays 0 while every value is finite (inf - inf is nan)
+    for j in range(R.shape[0]):
+        pending = stamp[j] if j < d else _NONE
+        if pending != _NONE:
+            _apply(
+                R, j, k, lr_table[pending], b1, b2, eps, l2 * row_scale[j],
+                threshold[j] if l1 else 0.0,
+            )  # fmt: skip
+            stamp[j] = _NONE
+        for t in range(3 * k):
+            nan += R[j, t] - R[j, t]
+    return total + np.log(product), nan == zero
+
+
 _step = _fused.jit(_compiled_step)
+# numba's cache of these is keyed on this file only: after editing the helpers
+# they call in _fused.py, clear __pycache__ (or touch this file).
+if _fused.AVAILABLE:
+    _apply = _fused.jit(_apply, inline=True)
+    _multinomial_row = _fused.jit(_multinomial_row)
+    _sparse_epoch = _fused.jit(_sparse_epoch)
+
+
+class AdamSparseKernel:
+    """Epochs of lazy Adam steps on CSR data, in one compiled call each.
+
+    The lazy step of a minibatch (see :mod:`sklearn_adamlr._sparse`) moves
+    the rows of the features it touches, each with its own gradient and
+    moments only. So the step of a row can wait until the row is next read:
+    :func:`_sparse_epoch` takes it then, while the row's parameters, moments
+    and gradient, stored side by side, are in cache for the dot products.
+    There is then no list of the rows a minibatch touches to build, and no
+    separate sweep over the moments; the numbers are those of
+    :meth:`Adam.update` with ``rows``, and one epoch is one compiled call.
+
+    Parameters
+    ----------
+    solver : Adam
+    X : CSR matrix of shape (n_samples, n_features)
+    target : ndarray of shape (n_samples,)
+    sample_weight : ndarray of shape (n_samples,) or None
+    params : ndarray of shape (n_features + fit_intercept, n_outputs)
+    row_scale : ndarray of shape (n_features,)
+        The lazy scale of the penalty of each feature.
+    threshold : ndarray of shape (n_features + fit_intercept,) or None
+        The L1 threshold of each row per unit of step (None: no L1 part).
+
+    Examples
+    --------
+    One epoch of two minibatches on three samples:
+
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> from sklearn_adamlr import get_solver
+    >>> from sklearn_adamlr.solvers._adam import AdamSparseKernel
+    >>> X = sparse.csr_matrix(np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]))
+    >>> adam = get_solver("adam")
+    >>> params = np.zeros((3, 1))
+    >>> state = adam.init_state(params)
+    >>> kernel = AdamSparseKernel(
+    ...     adam, X, np.array([1.0, 0.0, 1.0]), None, params, np.ones(2), None)
+    >>> kernel.load(params, state)
+    >>> loss, finite = kernel.epoch(
+    ...     state, np.array([0, 2]), np.array([2, 3]), None, np.full(2, 0.1), 1.0, 0.0)
+    >>> kernel.store(params, state)
+    >>> state.t, round(loss, 6), np.round(params.ravel(), 4).tolist()
+    (2, 2.079442, [0.1965, -0.0947, 0.0744])
+    """
+
+    def __init__(self, solver, X, target, sample_weight, params, row_scale, threshold):
+        self.solver = solver
+        self.X, self.target = X, target
+        dtype = params.dtype
+        self.sw = np.empty(0, dtype) if sample_weight is None else sample_weight
+        self.row_scale = np.asarray(row_scale, dtype=np.float64)
+        self.threshold = np.empty(0) if threshold is None else threshold
+        n_params, k = params.shape
+        self._records = np.zeros((n_params, 4, k), dtype=dtype)
+        self.R = self._records.reshape(n_params, 4 * k)
+        self._stamp = np.full(X.shape[1], _NONE, dtype=np.int32)
+        self._z = np.empty(k, dtype=dtype)
+        self._no_order = np.empty(0, dtype=np.intp)
+
+    def load(self, params, state):
+        """Take ``params`` and the moments of ``state`` into the records."""
+        self._records[:, 0] = params
+        self._records[:, 1] = state.m
+        self._records[:, 2] = state.v
+
+    def epoch(self, state, starts, stops, order, rates, mean_weight, l2):
+        """One epoch of minibatches; ``state.t`` advances by their number.
+
+        Minibatch ``b`` is the rows ``order[starts[b]:stops[b]]`` (``order``
+        None: the rows ``r mod n_samples`` for ``r`` in
+        ``starts[b]:stops[b]``), taken at the step size ``rates[b]`` (before
+        the bias correction). The gradient of its data term is scaled by
+        ``1 / ((stops[b] - starts[b]) * mean_weight)``; ``l2`` is the
+        strength of the L2 part. Returns ``(loss sum, finite)``.
+        """
+        if len(starts) >= _NONE:  # the stamps are int32
+            raise ValueError(
+                f"{len(starts)} minibatches per epoch is more than the compiled "
+                "Adam epoch handles; use a larger batch_size."
+            )
+        solver = self.solver
+        t = state.t
+        lr_table = np.array(
+            [solver._corrected_rate(rate, t + b) for b, rate in enumerate(rates, 1)]
+        )
+        X = self.X
+        value, finite = _sparse_epoch(
+            X.data, X.indices, X.indptr, X.shape[1], starts, stops,
+            self._no_order if order is None else order, self.R, self._stamp,
+            self.target, self.sw, mean_weight, lr_table, solver.beta_1,
+            solver.beta_2, solver.epsilon, l2, self.row_scale, self.threshold,
+            self._z,
+        )  # fmt: skip
+        state.t = t + len(starts)
+        return value, finite
+
+    def store(self, params, state):
+        """Write the parameters and moments back, in place."""
+        params[:] = self._records[:, 0]
+        state.m[:] = self._records[:, 1]
+        state.v[:] = self._records[:, 2]
+
+
+# (set here: the kernel is defined after the solver that uses it)
+Adam.sparse_kernel = AdamSparseKernel

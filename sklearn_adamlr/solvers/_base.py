@@ -49,6 +49,16 @@ class Solver:
         :meth:`eval_point`). On sparse data the training loop then runs the
         dense method's steps at the cost of lazy ones (see
         :class:`~sklearn_adamlr._fused.LinearKernel`). False by default.
+    sparse_kernel : type or None
+        For a lazy solver: a compiled implementation of its lazy epochs on
+        CSR data, used when numba is installed, with the numbers of
+        :meth:`update` given ``rows`` (which stays the reference). It is
+        built as ``sparse_kernel(solver, X, target, sample_weight, params,
+        row_scale, threshold)`` and provides ``load(params, state)``,
+        ``epoch(state, starts, stops, order, rates, mean_weight, l2) ->
+        (loss_sum, finite)`` and ``store(params, state)``; see
+        :class:`~sklearn_adamlr.solvers._adam.AdamSparseKernel`. None (the
+        default): the training loop calls :meth:`update` per minibatch.
 
     Examples
     --------
@@ -78,6 +88,7 @@ class Solver:
     hyperparameters = ()
     lazy = False
     linear = False
+    sparse_kernel = None
 
     def __init__(self, **hyperparameters):
         for key, value in hyperparameters.items():
