@@ -420,22 +420,23 @@ def test_adam_has_a_compiled_sparse_epoch():
 def test_compiled_epochs_match_the_numpy_steps_on_any_csr(
     monkeypatch, solver, n_classes, fit_intercept
 ):
-    # A non-canonical CSR matrix: unsorted columns and a column twice in a
-    # row, which must be stepped once. Epochs over two partial_fit calls.
-    X, y = sparse_problem(n=200, d=40, nnz=5, n_classes=n_classes)
-    X = sparse.csr_matrix(
-        (X.data, X.indices.copy(), X.indptr), shape=X.shape
-    )  # fmt: skip
-    X.indices[1::5] = X.indices[::5]  # the row's first column again
-    X.has_sorted_indices = False
+    # A non-canonical CSR matrix, each row with a column twice, which must be
+    # stepped once. Epochs over two partial_fit calls.
+    rng = np.random.RandomState(0)
+    n, d, nnz = 200, 40, 5
+    cols = rng.randint(0, d, size=(n, nnz))
+    cols[:, 1] = cols[:, 0]
+    indptr = np.arange(0, n * nnz + 1, nnz)
+    X = sparse.csr_matrix((rng.normal(size=n * nnz), cols.ravel(), indptr), (n, d))
     assert not X.has_canonical_format
+    y = rng.permutation(np.arange(n) % n_classes)
     classes = np.unique(y)
     calls = []
 
     def fit():
         est = AdamLogisticRegression(
             solver=solver, random_state=0, batch_size=16, C=0.1,
-            fit_intercept=fit_intercept, max_iter=3,
+            fit_intercept=fit_intercept,
         )  # fmt: skip
         for _ in range(2):
             est.partial_fit(X, y, classes=classes)
