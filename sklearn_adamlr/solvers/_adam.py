@@ -329,6 +329,9 @@ def _sparse_epoch(
 _step = _fused.jit(_compiled_step)
 # numba's cache of these is keyed on this file only: after editing the helpers
 # they call in _fused.py, clear __pycache__ (or touch this file).
+# The check for a pending step is written out where it is needed (two rows
+# loops and the end of the epoch): a helper inlined in the same way, calling
+# _apply, left _apply a real call, and the epoch took 0.6 s instead of 0.165 s.
 if _fused.AVAILABLE:
     _apply = _fused.jit(_apply, inline=True)
     _multinomial_row = _fused.jit(_multinomial_row)
