@@ -79,6 +79,59 @@ def jit(function, inline=False):
     return numba.njit(**options)(function)
 
 
+# How many non-zeros ahead a CSR kernel asks for a feature's row of the
+# parameters: enough to cover a fetch from L3 at the loop's pace, few enough
+# for the lines to stay in L1 until used.
+_AHEAD = 16
+
+
+def _prefetch(array, row, column):
+    """Ask the CPU to bring ``array[row, column]``'s cache line into its caches.
+
+    Only a hint: it changes no value, and compiled callers use it to start
+    the fetch of a record that they will need some iterations later, when
+    an access pattern (an index read from the data) defeats the hardware's
+    own prefetcher. Called from Python, it does nothing.
+    """
+
+
+if numba is not None:
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic, overload
+
+    @intrinsic
+    def _prefetch_intrinsic(typingctx, array, row, column):
+        def codegen(context, builder, signature, args):
+            array_type, row_type, column_type = signature.args
+            handle = context.make_array(array_type)(context, builder, args[0])
+            index = [
+                context.cast(builder, value, kind, types.intp)
+                for value, kind in zip(args[1:], (row_type, column_type), strict=True)
+            ]
+            pointer = cgutils.get_item_pointer(
+                context, builder, array_type, handle, index, wraparound=False
+            )
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            function = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                "llvm.prefetch.p0",  # opaque pointers: the LLVM of numba >= 0.68
+            )
+            # (address, 0: for a read (asking for a write made no difference),
+            # 3: keep in all cache levels, 1: data)
+            builder.call(
+                function, [builder.bitcast(pointer, i8p), i32(0), i32(3), i32(1)]
+            )
+            return context.get_dummy_value()
+
+        return types.void(array, row, column), codegen
+
+    @overload(_prefetch, inline="always")
+    def _prefetch_overload(array, row, column):
+        return lambda array, row, column: _prefetch_intrinsic(array, row, column)
+
+
 def soft_threshold(x, threshold):
     """``sign(x) * max(|x| - threshold, 0)`` for scalars; NaN stays NaN."""
     shrunk = abs(x) - threshold
@@ -360,10 +413,13 @@ def _csr_multinomial(
 
 
 def _csr_linear(
-    data, indices, indptr, d, rows, start, stop, Z, target, sw, scale, P, q, l2,
+    data, indices, indptr, d, order, start, stop, Z, target, sw, scale, P, q, l2,
     M, work, raw, scratch, limit,
 ):  # fmt: skip
     """One step of a linear solver on a CSR minibatch, in scaled coordinates.
+
+    The minibatch is the rows ``order[start:stop]``, or with an empty
+    ``order`` the rows ``r mod n_samples`` for ``r`` in ``start:stop``.
 
     ``Z`` has a row per parameter row, holding the parameters then the
     solver's arrays (``s`` blocks of ``k`` values). For a feature row ``j``
@@ -382,6 +438,9 @@ def _csr_linear(
     s = P.shape[0]
     k = raw.shape[1]
     width = s * k
+    nnz = indices.shape[0]
+    n = indptr.shape[0] - 1
+    gathered = order.shape[0] > 0
     acc, coef = scratch[0], scratch[1]
     one = data.dtype.type(1)
     zero = one - one
@@ -392,22 +451,42 @@ def _csr_linear(
     product = 1.0
     ok = True
     for r in range(start, stop):
-        i = rows[r] if rows.shape[0] > 0 else r
-        for t in range(width):
-            acc[t] = zero
-        for p in range(indptr[i], indptr[i + 1]):
-            x = data[p]
-            j = indices[p]
-            for t in range(width):
-                acc[t] += x * Z[j, t]
+        i = order[r] if gathered else (r if r < n else r - n)
         # (indexing raw, not a view of its row: a view per row costs its
         # reference counting)
-        for c in range(k):
-            value = Z[d, c] if has_intercept else zero
-            for a in range(s):
-                value += M[0, a] * acc[a * k + c]
-            raw[r - start, c] = value
+        if k == 1:
+            # each coefficient M[0] @ Z[j] summed into a register: summing
+            # the blocks of Z apart goes through the acc buffer, which LLVM
+            # must load and store at every non-zero (it may alias Z)
+            value = Z[d, 0] if has_intercept else zero
+            for p in range(indptr[i], indptr[i + 1]):
+                # the row of a feature read soon (see _AHEAD)
+                if p + _AHEAD < nnz:
+                    _prefetch(Z, indices[p + _AHEAD], 0)
+                # unsigned: no wrap-around of a negative index on each access
+                j = np.uintp(indices[p])
+                w = zero
+                for a in range(s):
+                    w += M[0, a] * Z[j, a]
+                value += data[p] * w
+            raw[r - start, 0] = value
             ok &= np.isfinite(value)
+        else:
+            for t in range(width):
+                acc[t] = zero
+            for p in range(indptr[i], indptr[i + 1]):
+                if p + _AHEAD < nnz:
+                    _prefetch(Z, indices[p + _AHEAD], 0)
+                x = data[p]
+                j = np.uintp(indices[p])
+                for t in range(width):
+                    acc[t] += x * Z[j, t]
+            for c in range(k):
+                value = Z[d, c] if has_intercept else zero
+                for a in range(s):
+                    value += M[0, a] * acc[a * k + c]
+                raw[r - start, c] = value
+                ok &= np.isfinite(value)
         weight = sw[i] if weighted else one
         if k == 1:
             z = raw[r - start, 0]
@@ -441,13 +520,13 @@ def _csr_linear(
             coef[a * k + c] = value
 
     for r in range(start, stop):
-        i = rows[r] if rows.shape[0] > 0 else r
+        i = order[r] if gathered else (r if r < n else r - n)
         # acc: this row's step per unit of x, flat so the inner loop is one
         for t in range(width):
             acc[t] = coef[t] * raw[r - start, t % k]
         for p in range(indptr[i], indptr[i + 1]):
             x = data[p]
-            j = indices[p]
+            j = np.uintp(indices[p])
             for t in range(width):
                 Z[j, t] += acc[t] * x
     if has_intercept:
@@ -464,6 +543,30 @@ def _csr_linear(
                     value += P[a, b] * acc[b]
                 Z[d, a * k + c] = value
     return total + np.log(product), ok
+
+
+def _csr_linear_epoch(
+    data, indices, indptr, d, starts, stops, order, Z, target, sw, mean_weight,
+    Ps, qs, l2, M, work, raw, scratch, limit,
+):  # fmt: skip
+    """The steps of :func:`_csr_linear` for minibatches ``starts[b]:stops[b]``.
+
+    Step ``b`` is ``Ps[b]``, ``qs[b]``; the gradient of its data term is
+    scaled by ``1 / ((stops[b] - starts[b]) * mean_weight)``. Returns
+    ``(loss sum, ok)``, and stops at the first step that is not ok.
+    """
+    total = 0.0
+    for b in range(starts.shape[0]):
+        start, stop = starts[b], stops[b]
+        value, ok = _csr_linear(
+            data, indices, indptr, d, order, start, stop, Z, target, sw,
+            1.0 / ((stop - start) * mean_weight), Ps[b], qs[b], l2, M, work,
+            raw, scratch, limit,
+        )  # fmt: skip
+        total += value
+        if not ok:
+            return total, False
+    return total, True
 
 
 def _advance(A, M, work):
@@ -569,6 +672,7 @@ if AVAILABLE:
     _advance = jit(_advance)
     _materialize = jit(_materialize)
     _csr_linear = jit(_csr_linear)
+    _csr_linear_epoch = jit(_csr_linear_epoch)
 
 _EMPTY_ROWS = np.empty(0, dtype=np.intp)
 _EMPTY = {np.float32: np.empty(0, np.float32), np.float64: np.empty(0, np.float64)}
@@ -684,8 +788,8 @@ class LinearKernel:
 
     Examples
     --------
-    Two steps of plain SGD (``P = [[1]]``, ``q = [-lr]``) with L2, then
-    back to the parameters:
+    Two steps of plain SGD (``P = [[1]]``, ``q = [-lr]``) with L2 on the
+    full batch, then back to the parameters:
 
     >>> import numpy as np
     >>> from scipy import sparse
@@ -695,8 +799,8 @@ class LinearKernel:
     >>> if _fused.AVAILABLE:
     ...     kernel = _fused.LinearKernel(X, np.array([1.0, 0.0]), None, params, 2)
     ...     kernel.load(params, ())
-    ...     for _ in range(2):
-    ...         _ = kernel.step(0, 2, None, 0.5, [[1.0]], [-0.1], 0.01)
+    ...     _ = kernel.epoch(np.array([0, 0]), np.array([2, 2]), None,
+    ...                      [[[1.0]]] * 2, [[-0.1]] * 2, 1.0, 0.01)
     ...     kernel.store(params, ())
     ...     print(np.round(params.ravel(), 6).tolist())
     ... else:
@@ -728,8 +832,6 @@ class LinearKernel:
             self._blocks = np.empty((n_params, s, k), dtype=params.dtype)
             self.Z = self._blocks.reshape(n_params, s * k)
             self.M = np.eye(s)
-            self._P = np.empty((s, s))
-            self._q = np.empty(s)
             self._work = np.empty((4, s, s))
             self._scratch = np.empty((2, s * k), dtype=params.dtype)
         self._blocks[:, 0] = params
@@ -745,22 +847,24 @@ class LinearKernel:
         for a, array in enumerate(arrays, start=1):
             array[:] = self._blocks[:, a]
 
-    def step(self, start, stop, rows, scale, P, q, l2):
-        """Loss of the minibatch at the current point, then the step.
+    def epoch(self, starts, stops, order, Ps, qs, mean_weight, l2):
+        """The steps of one epoch, in one compiled call.
 
-        The gradient of the data term is ``scale`` times ``[X, 1]^T
-        dloss/draw`` over the minibatch ``rows[start:stop]`` (``rows`` None:
-        the rows ``start:stop``). Returns ``(loss, ok)``, with ``ok`` False
-        when the step is no longer finite.
+        Step ``b`` takes the loss of the minibatch ``order[starts[b]:stops[b]]``
+        (``order`` None: the rows ``r mod n_samples`` for ``r`` in
+        ``starts[b]:stops[b]``) at the current point, then moves by
+        ``Ps[b]`` and ``qs[b]`` (see :func:`_csr_linear`); the gradient of
+        its data term is scaled by ``1 / ((stops[b] - starts[b]) *
+        mean_weight)``. Returns ``(loss sum, ok)``, with ``ok`` False when a
+        step is no longer finite; the epoch then stops there.
         """
-        self._P[:] = P
-        self._q[:] = q
         X = self.X
-        return _csr_linear(
-            X.data, X.indices, X.indptr, X.shape[1],
-            _EMPTY_ROWS if rows is None else rows, start, stop, self.Z,
-            self.target, self.sw, scale, self._P, self._q, l2, self.M, self._work,
-            self._raw, self._scratch, self._limit,
+        return _csr_linear_epoch(
+            X.data, X.indices, X.indptr, X.shape[1], starts, stops,
+            _EMPTY_ROWS if order is None else order, self.Z, self.target,
+            self.sw, mean_weight, np.asarray(Ps, dtype=np.float64),
+            np.asarray(qs, dtype=np.float64), l2, self.M, self._work, self._raw,
+            self._scratch, self._limit,
         )  # fmt: skip
 
 

@@ -408,7 +408,7 @@ def train(
     start_time = time.perf_counter()
     for epoch in range(max_epochs):
         plan = _epoch_plan(rng, fixed_bounds, n, batch_size, gather, rotate)
-        batches = None if compiled_epochs else _batch_list(plan, n)
+        batches = None if compiled_epochs or scaled else _batch_list(plan, n)
         loss_sum = 0.0
         epoch_no = epoch_offset + epoch + 1
         step_count = result.t
@@ -420,10 +420,10 @@ def train(
             ):
                 if scaled:
                     loss_sum = _scaled_epoch(
-                        linear_kernel, batches, params, solver, state, rate_at,
+                        linear_kernel, plan, params, solver, state, rate_at,
                         step_count, mean_weight, penalty.l2,
                     )  # fmt: skip
-                    step_count += len(batches)
+                    step_count += len(plan[0])
                 elif compiled_epochs:
                     n_batches = len(plan[0])
                     rates = [rate_at(step_count + b) for b in range(1, n_batches + 1)]
@@ -507,29 +507,25 @@ def train(
 
 
 def _scaled_epoch(
-    kernel, batches, params, solver, state, rate_at, t, mean_weight, l2
+    kernel, plan, params, solver, state, rate_at, t, mean_weight, l2
 ):  # fmt: skip
     """One epoch of a linear solver's steps through ``kernel``; the loss sum.
 
     ``params`` and the solver's arrays are updated in place at the end;
     ``t`` is the number of updates before the epoch and ``rate_at(t)`` the
-    step size of update ``t``.
+    step size of update ``t``. The steps' maps do not depend on the arrays'
+    values, so they are all taken first, and the epoch is one compiled call.
     """
-    loss_sum = 0.0
-    arrays = None
-    for start, stop, rows in batches:
-        t += 1
-        step_arrays, P, q = solver.linear_update(state, rate_at(t))
-        if arrays is None:
-            arrays = step_arrays
-            kernel.load(params, arrays)
-        scale = 1.0 / ((stop - start) * mean_weight)
-        value, ok = kernel.step(start, stop, rows, scale, P, q, l2)
-        if not ok:
-            raise FloatingPointError("overflow in the step")
-        loss_sum += value
-    if arrays is not None:
-        kernel.store(params, arrays)
+    Ps, qs = [], []
+    for b in range(1, len(plan[0]) + 1):
+        arrays, P, q = solver.linear_update(state, rate_at(t + b))
+        Ps.append(P)
+        qs.append(q)
+    kernel.load(params, arrays)
+    loss_sum, ok = kernel.epoch(*plan, Ps, qs, mean_weight, l2)
+    if not ok:
+        raise FloatingPointError("overflow in the step")
+    kernel.store(params, arrays)
     return loss_sum
 
 

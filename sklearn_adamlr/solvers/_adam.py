@@ -168,36 +168,48 @@ def _compiled_step(params, grad, m, v, rows, n_rows, lr_t, b1, b2, eps, threshol
     return finite
 
 
-# stamp[j] of a feature with no pending step (see _sparse_epoch)
+# stamp of a feature with no pending step (see _sparse_epoch)
 _NONE = np.iinfo(np.int32).max
 
+# How many non-zeros ahead the epoch asks for a feature's record: enough to
+# cover a fetch from L3 at the loop's pace, few enough to stay in L1.
+_AHEAD = 16
 
-def _apply(R, j, k, lr_t, b1, b2, eps, l2, threshold):
-    """Adam's step of record ``j`` from the gradient in its slot, then clears it.
+
+def _apply(R, j, k, lr_t, b1, b2, eps, l2, threshold, take):
+    """Adam's step of record ``j`` from the gradient in its slot, if ``take``.
 
     ``l2`` is the strength of the L2 part for this row and ``threshold`` its
     L1 threshold per unit of step (0: none). The arithmetic is
-    :func:`_compiled_step`'s. Finiteness is checked once per epoch, over all
-    records: a moment or a parameter that is no longer finite stays so.
+    :func:`_compiled_step`'s; the gradient slot is cleared. With ``take``
+    False the record keeps its values: the step is computed all the same and
+    dropped by a select, not a branch, since whether a feature read by a
+    minibatch has a step pending is as unpredictable as the data, and the
+    branch's mispredictions cost a tenth of the epoch. Finiteness is checked
+    once per epoch, over all records: a moment or a parameter that is no
+    longer finite stays so.
     """
     for c in range(k):
         w = R[j, c]
-        g = R[j, 3 * k + c] + l2 * w
-        mc = b1 * R[j, k + c] + (1.0 - b1) * g
-        vc = b2 * R[j, 2 * k + c] + g * g * (1.0 - b2)
+        m = R[j, k + c]
+        v = R[j, 2 * k + c]
+        pending = R[j, 3 * k + c]
+        g = pending + l2 * w
+        mc = b1 * m + (1.0 - b1) * g
+        vc = b2 * v + g * g * (1.0 - b2)
         step = lr_t / (np.sqrt(vc) + eps)
         x = w - step * mc
         if threshold != 0.0:
             x = _fused.soft_threshold(x, threshold * step)
-        R[j, c] = x
-        R[j, k + c] = mc
-        R[j, 2 * k + c] = vc
-        R[j, 3 * k + c] = 0.0
+        R[j, c] = x if take else w
+        R[j, k + c] = mc if take else m
+        R[j, 2 * k + c] = vc if take else v
+        R[j, 3 * k + c] = 0.0 if take else pending
 
 
 def _multinomial_row(
-    data, indices, lo, hi, d, R, stamp, b, lr_table, b1, b2, eps, l2, row_scale,
-    threshold, y, weight, scale, z, total, product, weighted,
+    data, indices, lo, hi, d, R, F, L1, S, fc, sc, b, lr_table, b1, b2, eps,
+    l2, y, weight, scale, z, total, product, weighted,
 ):  # fmt: skip
     """:func:`_sparse_epoch`'s work on one row of the softmax loss.
 
@@ -207,28 +219,32 @@ def _multinomial_row(
     k = z.shape[0]
     zero = data.dtype.type(0)
     has_intercept = R.shape[0] > d
-    l1 = threshold.shape[0] > 0
+    nnz = indices.shape[0]
     for c in range(k):
         z[c] = R[d, c] if has_intercept else zero
     for p in range(lo, hi):
+        if p + _AHEAD < nnz:
+            ahead = indices[p + _AHEAD]
+            for line in range(0, F.shape[1], 8):
+                _fused._prefetch(F, ahead, line)
         x = data[p]
-        j = indices[p]
-        pending = stamp[j]
-        if pending < b:
-            _apply(
-                R, j, k, lr_table[pending], b1, b2, eps, l2 * row_scale[j],
-                threshold[j] if l1 else 0.0,
-            )  # fmt: skip
-            stamp[j] = _NONE
+        j = np.uintp(indices[p])
+        pending = S[j, sc]
+        take = pending < b
+        _apply(
+            R, j, k, lr_table[pending if take else 0], b1, b2, eps,
+            l2 * F[j, fc], 0.0 if L1 is None else L1[j, fc + 1], take,
+        )  # fmt: skip
         for c in range(k):
             z[c] += x * R[j, c]
+        S[j, sc] = _NONE if take else pending
     shifted_y, norm = _fused._softmax_terms(z, y, weight, scale)
     for p in range(lo, hi):
-        j = indices[p]
+        j = np.uintp(indices[p])
         x = data[p]
         for c in range(k):
             R[j, 3 * k + c] += z[c] * x
-        stamp[j] = b
+        S[j, sc] = b
     if has_intercept:
         for c in range(k):
             R[d, 3 * k + c] += z[c]
@@ -236,21 +252,24 @@ def _multinomial_row(
 
 
 def _sparse_epoch(
-    data, indices, indptr, d, starts, stops, order, R, stamp, target, sw,
-    mean_weight, lr_table, b1, b2, eps, l2, row_scale, threshold, z,
+    data, indices, indptr, d, starts, stops, order, R, F, L1, S, fc, sc,
+    target, sw, mean_weight, lr_table, b1, b2, eps, l2, z,
 ):  # fmt: skip
     """One epoch of lazy Adam steps on CSR data, each applied when next needed.
 
-    ``R`` holds a record per parameter row: the parameters, ``m``, ``v`` and
-    the gradient of a pending step (``k`` values each; zero when none is
-    pending). The gradient of minibatch ``b`` is summed into the records of
-    its features, which are marked ``stamp[j] = b``; their step is taken when
-    a later minibatch first reads them, or at the end of the epoch, with the
-    step size ``lr_table[stamp[j]]`` of step ``stamp[j]``. A lazy step of a
-    row needs only its own record, so the result is the one of stepping at
-    the end of each minibatch, but the record is read and written once per
-    minibatch, while it is in cache for the dot products. The intercept row
-    is stepped at the end of each minibatch.
+    Each parameter row has a record (see :class:`AdamSparseKernel`): in
+    ``R``, its parameters, ``m``, ``v`` and the gradient of a pending step
+    (``k`` values each; zero when none is pending); in ``F``, the lazy scale
+    of its L2 part (column ``fc``) and its L1 threshold per unit of step
+    (``fc + 1``, read through ``L1``: ``F``, or None when there is no L1
+    part); in ``S``, its stamp (column ``sc``). The gradient of
+    minibatch ``b`` is summed into the records of its features, stamped
+    ``b``; their step is taken when a later minibatch first reads them, or
+    at the end of the epoch, with the step size ``lr_table[b]`` of step
+    ``b``. A lazy step of a row needs only its own record, so the result is
+    the one of stepping at the end of each minibatch, but the record is read
+    and written once per minibatch, while it is in cache for the dot
+    products. The intercept row is stepped at the end of each minibatch.
 
     Minibatch ``b`` is the rows ``order[starts[b]:stops[b]]``, or with an
     empty ``order`` the rows ``r mod n`` for ``r`` in ``starts[b]:stops[b]``.
@@ -258,13 +277,13 @@ def _sparse_epoch(
     moment is no longer finite.
     """
     n = indptr.shape[0] - 1
+    nnz = indices.shape[0]
     k = z.shape[0]
     one = data.dtype.type(1)
     zero = one - one
     has_intercept = R.shape[0] > d
     weighted = sw.shape[0] > 0
     gathered = order.shape[0] > 0
-    l1 = threshold.shape[0] > 0
     total = 0.0
     product = 1.0
     for b in range(starts.shape[0]):
@@ -280,18 +299,29 @@ def _sparse_epoch(
             if k == 1:
                 raw = R[d, 0] if has_intercept else zero
                 for p in range(lo, hi):
-                    j = indices[p]
+                    # the record of a feature read soon: its stamp decides
+                    # on a step, which needs its values before the dot can
+                    # go on (within a contiguous run of rows, the next
+                    # non-zeros are the next rows')
+                    if p + _AHEAD < nnz:
+                        _fused._prefetch(F, indices[p + _AHEAD], 0)
+                    # unsigned (a CSR matrix's indices are not negative), so
+                    # that numba adds no wrap-around of a negative index to
+                    # each access to the record: 10 % of the epoch
+                    j = np.uintp(indices[p])
                     # the pending step of the feature, before reading it
-                    pending = stamp[j]
-                    if pending < b:
-                        _apply(
-                            R, j, 1, lr_table[pending], b1, b2, eps,
-                            l2 * row_scale[j], threshold[j] if l1 else 0.0,
-                        )  # fmt: skip
-                        # not pending now, even if the column comes again in
-                        # this row (a CSR matrix with duplicates)
-                        stamp[j] = _NONE
+                    pending = S[j, sc]
+                    take = pending < b
+                    _apply(
+                        R, j, 1, lr_table[pending if take else 0], b1, b2, eps,
+                        l2 * F[j, fc], 0.0 if L1 is None else L1[j, fc + 1], take,
+                    )  # fmt: skip
+                    # (before the stamp's store, which LLVM cannot tell apart
+                    # from the coefficient's: the value is then not reloaded)
                     raw += data[p] * R[j, 0]
+                    # not pending now, even if the column comes again in this
+                    # row (a CSR matrix with duplicates)
+                    S[j, sc] = _NONE if take else pending
                 linear, factor, gi = _fused._binary_terms(
                     raw, target[i], weight, scale, one
                 )
@@ -299,28 +329,28 @@ def _sparse_epoch(
                     total, product, weighted, weight, linear, factor
                 )
                 for p in range(lo, hi):
-                    j = indices[p]
+                    j = np.uintp(indices[p])
                     R[j, 3] += gi * data[p]
-                    stamp[j] = b
+                    S[j, sc] = b
                 if has_intercept:
                     R[d, 3] += gi
             else:
                 total, product = _multinomial_row(
-                    data, indices, lo, hi, d, R, stamp, b, lr_table, b1, b2, eps,
-                    l2, row_scale, threshold, int(target[i]), weight, scale, z,
-                    total, product, weighted,
+                    data, indices, lo, hi, d, R, F, L1, S, fc, sc, b, lr_table,
+                    b1, b2, eps, l2, int(target[i]), weight, scale, z, total,
+                    product, weighted,
                 )  # fmt: skip
         if has_intercept:
-            _apply(R, d, k, lr_table[b], b1, b2, eps, 0.0, 0.0)
+            _apply(R, d, k, lr_table[b], b1, b2, eps, 0.0, 0.0, True)
     nan = zero  # stays 0 while every value is finite (inf - inf is nan)
     for j in range(R.shape[0]):
-        pending = stamp[j] if j < d else _NONE
+        pending = S[j, sc] if j < d else _NONE
         if pending != _NONE:
             _apply(
-                R, j, k, lr_table[pending], b1, b2, eps, l2 * row_scale[j],
-                threshold[j] if l1 else 0.0,
+                R, j, k, lr_table[pending], b1, b2, eps, l2 * F[j, fc],
+                0.0 if L1 is None else L1[j, fc + 1], True,
             )  # fmt: skip
-            stamp[j] = _NONE
+            S[j, sc] = _NONE
         for t in range(3 * k):
             nan += R[j, t] - R[j, t]
     return total + np.log(product), nan == zero
@@ -349,6 +379,15 @@ class AdamSparseKernel:
     There is then no list of the rows a minibatch touches to build, and no
     separate sweep over the moments; the numbers are those of
     :meth:`Adam.update` with ``rows``, and one epoch is one compiled call.
+
+    Everything a step reads is in one record per parameter row, aligned to
+    and padded to whole 64-byte cache lines: the parameters, ``m``, ``v``
+    and the pending gradient (in X's dtype), the lazy scale of the L2 part
+    and the L1 threshold (float64), and the stamp (int32). A feature read by
+    a minibatch then costs one cache line for the binary loss (a few for
+    the softmax's ``k`` classes), asked for a few non-zeros ahead; with the
+    scale and the stamp in arrays of their own, each feature cost two more
+    cache misses.
 
     Parameters
     ----------
@@ -389,20 +428,36 @@ class AdamSparseKernel:
         self.X, self.target = X, target
         dtype = params.dtype
         self.sw = np.empty(0, dtype) if sample_weight is None else sample_weight
-        self.row_scale = np.asarray(row_scale, dtype=np.float64)
-        self.threshold = np.empty(0) if threshold is None else threshold
         n_params, k = params.shape
-        self._records = np.zeros((n_params, 4, k), dtype=dtype)
-        self.R = self._records.reshape(n_params, 4 * k)
-        self._stamp = np.full(X.shape[1], _NONE, dtype=np.int32)
+        self.k = k
+        # a multiple of 16 bytes, so the float64 scale and threshold that
+        # follow are aligned; then the int32 stamp
+        values = 4 * k * dtype.itemsize
+        size = -(-(values + 2 * 8 + 4) // 64) * 64
+        buffer = np.zeros(n_params * size + 64, dtype=np.uint8)
+        first = -buffer.ctypes.data % 64
+        records = buffer[first : first + n_params * size].reshape(n_params, size)
+        self.R = records.view(dtype)
+        self.F = records.view(np.float64)
+        self.S = records.view(np.int32)
+        self.fc, self.sc = values // 8, (values + 2 * 8) // 4
+        self.F[: X.shape[1], self.fc] = row_scale
+        # None rather than zero thresholds: numba then compiles the epoch
+        # without the soft-thresholding, whose branch in the step cost a
+        # fifth of its time
+        self._L1 = None if threshold is None else self.F
+        if threshold is not None:
+            self.F[:, self.fc + 1] = threshold
+        self.S[:, self.sc] = _NONE
         self._z = np.empty(k, dtype=dtype)
         self._no_order = np.empty(0, dtype=np.intp)
 
     def load(self, params, state):
         """Take ``params`` and the moments of ``state`` into the records."""
-        self._records[:, 0] = params
-        self._records[:, 1] = state.m
-        self._records[:, 2] = state.v
+        k = self.k
+        self.R[:, :k] = params
+        self.R[:, k : 2 * k] = state.m
+        self.R[:, 2 * k : 3 * k] = state.v
 
     def epoch(self, state, starts, stops, order, rates, mean_weight, l2):
         """One epoch of minibatches; ``state.t`` advances by their number.
@@ -427,19 +482,19 @@ class AdamSparseKernel:
         X = self.X
         value, finite = _sparse_epoch(
             X.data, X.indices, X.indptr, X.shape[1], starts, stops,
-            self._no_order if order is None else order, self.R, self._stamp,
-            self.target, self.sw, mean_weight, lr_table, solver.beta_1,
-            solver.beta_2, solver.epsilon, l2, self.row_scale, self.threshold,
-            self._z,
+            self._no_order if order is None else order, self.R, self.F,
+            self._L1, self.S, self.fc, self.sc, self.target, self.sw, mean_weight,
+            lr_table, solver.beta_1, solver.beta_2, solver.epsilon, l2, self._z,
         )  # fmt: skip
         state.t = t + len(starts)
         return value, finite
 
     def store(self, params, state):
         """Write the parameters and moments back, in place."""
-        params[:] = self._records[:, 0]
-        state.m[:] = self._records[:, 1]
-        state.v[:] = self._records[:, 2]
+        k = self.k
+        params[:] = self.R[:, :k]
+        state.m[:] = self.R[:, k : 2 * k]
+        state.v[:] = self.R[:, 2 * k : 3 * k]
 
 
 # (set here: the kernel is defined after the solver that uses it)

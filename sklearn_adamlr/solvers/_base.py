@@ -185,6 +185,10 @@ class Solver:
         state : object
             The solver's state. Counters in it (a step count) are advanced
             here, as :meth:`update` would; its arrays are *not* updated.
+            ``P`` and ``q`` may depend on the counters and the learning
+            rate, not on the arrays' values: on sparse data the training
+            loop asks for all of an epoch's steps, then takes them in one
+            compiled call.
         learning_rate : float
             The step size for this update.
 
