@@ -514,7 +514,8 @@ def _scaled_epoch(
     ``params`` and the solver's arrays are updated in place at the end;
     ``t`` is the number of updates before the epoch and ``rate_at(t)`` the
     step size of update ``t``. The steps' maps do not depend on the arrays'
-    values, so they are all taken first, and the epoch is one compiled call.
+    values, so the solver is asked for all of them first, and the epoch is
+    one compiled call.
     """
     Ps, qs = [], []
     for b in range(1, len(plan[0]) + 1):
