@@ -171,10 +171,6 @@ def _compiled_step(params, grad, m, v, rows, n_rows, lr_t, b1, b2, eps, threshol
 # stamp of a feature with no pending step (see _sparse_epoch)
 _NONE = np.iinfo(np.int32).max
 
-# How many non-zeros ahead the epoch asks for a feature's record: enough to
-# cover a fetch from L3 at the loop's pace, few enough to stay in L1.
-_AHEAD = 16
-
 
 def _apply(R, j, k, lr_t, b1, b2, eps, l2, threshold, take):
     """Adam's step of record ``j`` from the gradient in its slot, if ``take``.
@@ -223,8 +219,8 @@ def _multinomial_row(
     for c in range(k):
         z[c] = R[d, c] if has_intercept else zero
     for p in range(lo, hi):
-        if p + _AHEAD < nnz:
-            ahead = indices[p + _AHEAD]
+        if p + _fused._AHEAD < nnz:
+            ahead = indices[p + _fused._AHEAD]
             for line in range(0, F.shape[1], 8):
                 _fused._prefetch(F, ahead, line)
         x = data[p]
@@ -303,8 +299,8 @@ def _sparse_epoch(
                     # on a step, which needs its values before the dot can
                     # go on (within a contiguous run of rows, the next
                     # non-zeros are the next rows')
-                    if p + _AHEAD < nnz:
-                        _fused._prefetch(F, indices[p + _AHEAD], 0)
+                    if p + _fused._AHEAD < nnz:
+                        _fused._prefetch(F, indices[p + _fused._AHEAD], 0)
                     # unsigned (a CSR matrix's indices are not negative), so
                     # that numba adds no wrap-around of a negative index to
                     # each access to the record: 10 % of the epoch
@@ -427,7 +423,7 @@ class AdamSparseKernel:
         self.solver = solver
         self.X, self.target = X, target
         dtype = params.dtype
-        self.sw = np.empty(0, dtype) if sample_weight is None else sample_weight
+        self.sw = _fused._EMPTY[dtype.type] if sample_weight is None else sample_weight
         n_params, k = params.shape
         self.k = k
         # a multiple of 16 bytes, so the float64 scale and threshold that
@@ -450,7 +446,6 @@ class AdamSparseKernel:
             self.F[:, self.fc + 1] = threshold
         self.S[:, self.sc] = _NONE
         self._z = np.empty(k, dtype=dtype)
-        self._no_order = np.empty(0, dtype=np.intp)
 
     def load(self, params, state):
         """Take ``params`` and the moments of ``state`` into the records."""
@@ -482,7 +477,7 @@ class AdamSparseKernel:
         X = self.X
         value, finite = _sparse_epoch(
             X.data, X.indices, X.indptr, X.shape[1], starts, stops,
-            self._no_order if order is None else order, self.R, self.F,
+            _fused._EMPTY_ROWS if order is None else order, self.R, self.F,
             self._L1, self.S, self.fc, self.sc, self.target, self.sw, mean_weight,
             lr_table, solver.beta_1, solver.beta_2, solver.epsilon, l2, self._z,
         )  # fmt: skip
