@@ -215,7 +215,7 @@ def _multinomial_row(
     k = z.shape[0]
     zero = data.dtype.type(0)
     has_intercept = R.shape[0] > d
-    nnz = indices.shape[0]
+    nnz = np.uintp(indices.shape[0])
     for c in range(k):
         z[c] = R[d, c] if has_intercept else zero
     for p in range(lo, hi):
@@ -227,9 +227,10 @@ def _multinomial_row(
         j = np.uintp(indices[p])
         pending = S[j, sc]
         take = pending < b
+        rate = lr_table[np.uintp(pending if take else 0)]
         _apply(
-            R, j, k, lr_table[pending if take else 0], b1, b2, eps,
-            l2 * F[j, fc], 0.0 if L1 is None else L1[j, fc + 1], take,
+            R, j, k, rate, b1, b2, eps, l2 * F[j, fc],
+            0.0 if L1 is None else L1[j, fc + 1], take,
         )  # fmt: skip
         for c in range(k):
             z[c] += x * R[j, c]
@@ -273,7 +274,7 @@ def _sparse_epoch(
     moment is no longer finite.
     """
     n = indptr.shape[0] - 1
-    nnz = indices.shape[0]
+    nnz = np.uintp(indices.shape[0])
     k = z.shape[0]
     one = data.dtype.type(1)
     zero = one - one
@@ -290,7 +291,7 @@ def _sparse_epoch(
                 R[d, 3 * k + c] = zero
         for r in range(start, stop):
             i = order[r] if gathered else (r if r < n else r - n)
-            lo, hi = indptr[i], indptr[i + 1]
+            lo, hi = _fused._row_span(indptr, i)
             weight = sw[i] if weighted else one
             if k == 1:
                 raw = R[d, 0] if has_intercept else zero
@@ -301,16 +302,15 @@ def _sparse_epoch(
                     # non-zeros are the next rows')
                     if p + _fused._AHEAD < nnz:
                         _fused._prefetch(F, indices[p + _fused._AHEAD], 0)
-                    # unsigned (a CSR matrix's indices are not negative), so
-                    # that numba adds no wrap-around of a negative index to
-                    # each access to the record: 10 % of the epoch
+                    # unsigned, like the positions (see _fused._row_span)
                     j = np.uintp(indices[p])
                     # the pending step of the feature, before reading it
                     pending = S[j, sc]
                     take = pending < b
+                    rate = lr_table[np.uintp(pending if take else 0)]
                     _apply(
-                        R, j, 1, lr_table[pending if take else 0], b1, b2, eps,
-                        l2 * F[j, fc], 0.0 if L1 is None else L1[j, fc + 1], take,
+                        R, j, 1, rate, b1, b2, eps, l2 * F[j, fc],
+                        0.0 if L1 is None else L1[j, fc + 1], take,
                     )  # fmt: skip
                     # (before the stamp's store, which LLVM cannot tell apart
                     # from the coefficient's: the value is then not reloaded)
