@@ -6,12 +6,14 @@ import warnings
 from contextlib import contextmanager
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -22,6 +24,7 @@ from sklearn.utils.validation import (
 from ._loss import loss_for, raw_prediction
 from ._penalties import ElasticNet
 from ._schedules import SCHEDULES, make_schedule
+from ._sparse import check_csr_indices
 from ._training import Problem, Smoothness, train
 from .solvers import get_solver
 
@@ -403,6 +406,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=dtype, reset=first_call
         )
+        if sparse.issparse(X):
+            check_csr_indices(X)
         check_classification_targets(y)
         classes_ = self._resolve_classes(y, classes, incremental, first_call)
         class_index = np.searchsorted(classes_, y)
@@ -621,6 +626,27 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         return X[train_idx], target[train_idx], sw_train, accuracy
 
     # -------------------------------------------------------------- predict
+
+    def decision_function(self, X):
+        """Raw predictions: the logit of class 1, or one score per class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, positive means ``classes_[1]``; otherwise the
+            largest score's column of ``classes_`` is the prediction.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        if sparse.issparse(X):
+            # scipy's product would read past coef_ as our kernels would
+            check_csr_indices(X)
+        scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
         """Class probabilities.

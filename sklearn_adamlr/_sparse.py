@@ -41,6 +41,69 @@ from scipy.special import gammaln
 from . import _fused
 
 
+def check_csr_indices(X):
+    """Raise a ValueError unless the index arrays of CSR ``X`` are valid.
+
+    When scipy builds a CSR matrix it checks the lengths of its arrays, not
+    whether ``indptr`` decreases or a column index is out of range (only
+    ``X.check_format(full_check=True)`` does), and nothing checks an array
+    changed afterwards; nor does ``check_array``. The compiled kernels index
+    without bounds checks, so such an index would have them read and write
+    outside their arrays. One pass over the indices: about 4 ms for ten
+    million non-zeros.
+
+    Parameters
+    ----------
+    X : CSR matrix of shape (n_samples, n_features)
+
+    Raises
+    ------
+    ValueError
+        If ``indptr`` does not start at 0, decreases, or points past the
+        end of ``indices`` or ``data``; or if a column index is negative or
+        not less than ``n_features``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> from sklearn_adamlr._sparse import check_csr_indices
+    >>> X = sparse.csr_matrix(np.eye(2))
+    >>> check_csr_indices(X)
+    >>> X.indices[0] = 2
+    >>> check_csr_indices(X)
+    Traceback (most recent call last):
+    ...
+    ValueError: X is not a valid CSR matrix: its column indices must be in [0, 2), ...
+    """
+    n_samples, n_features = X.shape
+    indptr, indices = X.indptr, X.indices
+    if (
+        len(indptr) != n_samples + 1
+        or indptr[0] != 0
+        or indptr[-1] > min(len(indices), len(X.data))
+        or np.any(indptr[1:] < indptr[:-1])
+    ):
+        raise ValueError(
+            "X is not a valid CSR matrix: its indptr must have n_samples + 1 "
+            "entries, start at 0, never decrease and end at most at the "
+            "length of its indices and data. Were X's arrays changed after X "
+            "was built? Build it again from its (data, indices, indptr), and "
+            "check it with X.check_format(full_check=True)."
+        )
+    used = indices[: indptr[-1]]
+    if len(used) == 0:
+        return
+    low, high = used.min(), used.max()
+    if low < 0 or high >= n_features:
+        raise ValueError(
+            f"X is not a valid CSR matrix: its column indices must be in "
+            f"[0, {n_features}), but they range from {low} to {high}. Were "
+            "X.indices changed after X was built? Build it again with the "
+            "right shape, and check it with X.check_format(full_check=True)."
+        )
+
+
 def _touch_counts(indptr, indices, n_features, batch_size, rotate):
     """Expected number of consecutive minibatches that contain each column."""
     n = indptr.shape[0] - 1
@@ -48,8 +111,9 @@ def _touch_counts(indptr, indices, n_features, batch_size, rotate):
     first = np.full(n_features, -1, dtype=np.int64)
     last = np.full(n_features, -1, dtype=np.int64)
     for i in range(n):
-        for p in range(indptr[i], indptr[i + 1]):
-            j = indices[p]
+        lo, hi = _fused._row_span(indptr, i)
+        for p in range(lo, hi):
+            j = np.uintp(indices[p])
             if last[j] < 0:
                 first[j] = i
             elif rotate:

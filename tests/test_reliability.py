@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -32,6 +33,13 @@ CLASSES = np.array([0, 1])
 def _with(array, index, value, dtype=float):
     out = np.array(array, dtype=dtype)
     out[index] = value
+    return out
+
+
+def _csr_with(array, attribute, index, value):
+    """CSR ``array`` with one entry of its index array changed after it was built."""
+    out = sparse.csr_matrix(array)
+    getattr(out, attribute)[index] = value
     return out
 
 
@@ -67,6 +75,31 @@ BAD_DATA = [
         None,
         ValueError,
         "could not convert string to float",
+    ),
+    # scipy checks neither: the compiled kernels would write out of bounds
+    (
+        "CSR index too large",
+        _csr_with(X, "indices", 0, 3),
+        Y,
+        None,
+        ValueError,
+        r"column indices must be in \[0, 3\), but they range from 0 to 3",
+    ),
+    (
+        "CSR index negative",
+        _csr_with(X, "indices", 4, -1),
+        Y,
+        None,
+        ValueError,
+        r"must be in \[0, 3\), but they range from -1 to 2",
+    ),
+    (
+        "CSR indptr decreasing",
+        _csr_with(X, "indptr", 1, 7),
+        Y,
+        None,
+        ValueError,
+        "its indptr must .* never decrease",
     ),
     ("y NaN", X, _with(Y, 0, np.nan), None, ValueError, "Input y contains NaN"),
     ("y inf", X, _with(Y, 0, np.inf), None, ValueError, "Input y contains infinity"),
@@ -183,6 +216,11 @@ BAD_PREDICT = [
     ("0 samples", X[:0], r"0 sample\(s\)"),
     ("complex", X + 1j, "Complex data not supported"),
     ("strings", np.full(X.shape, "a"), "not compatible with arrays of bytes/strings"),
+    (
+        "CSR index",
+        _csr_with(X, "indices", 0, 3),
+        r"column indices must be in \[0, 3\), but they range from 0 to 3",
+    ),
     (
         "features",
         X[:, :2],
