@@ -521,8 +521,9 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         return result.converged
 
     def _resolve_classes(self, y, classes, incremental, first_call):
+        present = np.unique(y)
         if not incremental:
-            classes_ = np.unique(y)
+            classes_ = present
         elif first_call:
             classes_ = np.unique(classes)
         else:
@@ -537,7 +538,7 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
                 "This solver needs samples of at least 2 classes in the data, "
                 f"but the data contains only one class: {classes_[0]!r}."
             )
-        unseen = np.setdiff1d(np.unique(y), classes_)
+        unseen = np.setdiff1d(present, classes_)
         if len(unseen):
             raise ValueError(
                 f"y contains labels not in classes {classes_.tolist()}: "
