@@ -125,15 +125,23 @@ def fit_times(make, X, y, extra=3, repeat=3):
     return [fit_time(make, X, y, n_epochs, repeat) for n_epochs in (1, 1 + extra)]
 
 
-def marginal_epoch(make, X, y, extra=3, repeat=3):
+def marginal_epoch(make, X, y, extra=3, repeat=3, max_extra=30):
     """Seconds per epoch inside ``fit``, and the rest of ``fit`` (set-up).
 
     ``make(max_iter)`` builds the estimator; the epoch is
     ``(T(1 + extra) - T(1)) / extra`` with ``T`` the best of ``repeat``
     timings of ``fit``: on a shared machine a single timing can be slowed by
-    tens of percent, and the difference of two amplifies that.
+    tens of percent, and the difference of two amplifies that. If the extra
+    epochs took less than the one-epoch fit, the noise of its set-up decides
+    their difference (``minibatch``'s ``learning_rate='auto'``: a second
+    against 0.08 s epochs, which once gave a negative epoch), so they are
+    timed again, as many as the set-up lasts (at most ``max_extra``).
     """
     one, more = fit_times(make, X, y, extra, repeat)
+    if more - one < one and extra < max_extra:
+        guess = max(more - one, one / max_extra) / extra
+        extra = min(max_extra, max(extra + 1, int(np.ceil(one / guess))))
+        more = fit_time(make, X, y, 1 + extra, repeat)
     epoch = (more - one) / extra
     return epoch, one - epoch
 
