@@ -330,21 +330,22 @@ def run_case(
         # others' are: it runs through T(1) and one timed fit up to the
         # last of GAPS that the trace reached
         reached = [k for g in GAPS if (k := epochs_to(trace, g)) is not None]
-        one = fit_time(gd, X, y, 1)
         row = dict(case=name, model="gd")
         if reached and max(reached) > 1:
             k = max(reached)
+            one = fit_time(gd, X, y, 1)
             model = gd(k)
             start = time.perf_counter()
             model.fit(X, y)
             seconds = time.perf_counter() - start
             row["timed fit"] = (k, seconds, gap_of(X, y, model, optimum))
             epoch = (seconds - one) / (k - 1)
+            setup = one - epoch
         else:
-            epoch = marginal_epoch(gd, X, y)[0]
-        trace = fit_clock(trace, one - epoch, epoch)
+            epoch, setup = marginal_epoch(gd, X, y)
+        trace = fit_clock(trace, setup, epoch)
         traces["gd"] = trace
-        rows.append(dict(row, trace=trace, epoch=epoch, setup=one - epoch))
+        rows.append(dict(row, trace=trace, epoch=epoch, setup=setup))
         tols = (1e-2, 1e-4, 1e-6, 1e-8)
         for solver in ("lbfgs", "saga"):
             if solver == "saga" and n > 100_000:
