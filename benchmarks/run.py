@@ -50,10 +50,10 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 import sklearn_adamlr
-from sklearn_adamlr import AdamLogisticRegression, _fused, logistic_objective
+from sklearn_adamlr import AdamLogisticRegression, _kernels, logistic_objective
 
 RESULTS = Path(__file__).resolve().parent / "results"
-_FUSED = _fused.AVAILABLE
+_COMPILED = _kernels.AVAILABLE
 GAPS = (1e-2, 1e-3, 1e-4, 1e-6)
 # 16384: a batch large enough that the per-coordinate steps cost little,
 # which shows the floor of the lazy epoch (its gradient pass)
@@ -300,12 +300,12 @@ def run_case(
             n_iter_no_change=max_iter + 1,
         )
 
-    if numpy_path and _fused.AVAILABLE:
+    if numpy_path and _kernels.AVAILABLE:
         models["adam (bs=256, numpy path)"] = ours("adam", 256)
 
     traces = {}
     for label, make in models.items():
-        _fused.AVAILABLE = _FUSED and "numpy path" not in label
+        _kernels.AVAILABLE = _COMPILED and "numpy path" not in label
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _, trace = epoch_trace(make, X, y, classes, n_epochs, optimum)
@@ -319,7 +319,7 @@ def run_case(
             )
         )
         print(f"[{name}] {label}: epoch {epoch:.4f} s, setup {setup:.4f} s", flush=True)
-    _fused.AVAILABLE = _FUSED
+    _kernels.AVAILABLE = _COMPILED
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -421,7 +421,7 @@ def main(argv=None):
             640,
         )
     compile_seconds = np.nan
-    if _fused.AVAILABLE:  # compile (or load from numba's cache) outside the runs
+    if _kernels.AVAILABLE:  # compile (or load from numba's cache) outside the runs
         Xw, yw = dense(1000, 5, np.float64)
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -483,7 +483,7 @@ def write_summary(rows, floors, args, compile_seconds, sparse_epochs, rounds):
         f"Python {platform.python_version()}, numpy {np.__version__}, scipy "
         f"{scipy.__version__}, scikit-learn {sklearn.__version__}, "
         f"sklearn-adamlr {sklearn_adamlr.__version__}, compiled kernel: "
-        f"{'numba' if _fused.AVAILABLE else 'no (numpy path)'}.",
+        f"{'numba' if _kernels.AVAILABLE else 'no (numpy path)'}.",
         "",
         "First call of the compiled kernels in this process (compilation, or "
         "loading numba's on-disk cache; both dtypes, dense and CSR, every "

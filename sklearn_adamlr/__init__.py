@@ -14,6 +14,7 @@ from ._schedules import Constant, InverseScaling
 from ._stream import fit_stream
 from ._training import RisingLossWarning
 from .solvers import (
+    Capabilities,
     Solver,
     available_solvers,
     get_solver,
@@ -28,6 +29,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "AdamLogisticRegression",
+    "Capabilities",
     "Constant",
     "InverseScaling",
     "LossCurveDisplay",

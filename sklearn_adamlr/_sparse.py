@@ -1,16 +1,16 @@
 """Lazy updates on sparse data: how often a minibatch touches each feature.
 
 On CSR data with many features, a minibatch has non-zeros in only a few of
-them. A solver that declares ``lazy = True`` (``adam``, ``minibatch``) then
-updates only the coefficients of the features that the minibatch touches
-(and the intercept), so a step costs O(non-zeros of the batch), not
-O(n_features). A solver whose step is also linear (``linear = True``:
-``minibatch``) is lazy only when the penalty has an L1 part; with L2 alone it
-takes the dense method's steps, at the same cost, in scaled coordinates
-(:class:`~sklearn_adamlr._fused.LinearKernel`), and none of what follows
-applies to it. A lazy solver may run its epochs compiled
-(``Solver.sparse_kernel``: ``adam``'s defers each step of a feature until the
-feature is next read), with the same steps.
+them. A solver that declares ``Capabilities(lazy=True)`` (``adam``,
+``minibatch``) then updates only the coefficients of the features that the
+minibatch touches (and the intercept), so a step costs O(non-zeros of the
+batch), not O(n_features). A solver whose step is also linear
+(``Capabilities(linear=True)``: ``minibatch``) is lazy only when the penalty
+has an L1 part; with L2 alone it takes the dense method's steps, at the same
+cost, in scaled coordinates (:class:`~sklearn_adamlr._kernels.LinearKernel`),
+and none of what follows applies to it. A lazy solver may run its epochs
+compiled (``Capabilities.sparse_kernel``: ``adam``'s defers each step of a
+feature until the feature is next read), with the same steps.
 
 Left alone, this would weaken the penalty: a feature present in a fraction
 ``p_j`` of the minibatches would feel the L2 (and L1) part only ``p_j`` of the
@@ -38,7 +38,8 @@ updated at all (the dense method would shrink its coefficient towards 0).
 import numpy as np
 from scipy.special import gammaln
 
-from . import _fused
+from . import _kernels
+from ._kernels import _numba
 
 
 def check_csr_indices(X):
@@ -111,7 +112,7 @@ def _touch_counts(indptr, indices, n_features, batch_size, rotate):
     first = np.full(n_features, -1, dtype=np.int64)
     last = np.full(n_features, -1, dtype=np.int64)
     for i in range(n):
-        lo, hi = _fused._row_span(indptr, i)
+        lo, hi = _numba._row_span(indptr, i)
         for p in range(lo, hi):
             j = np.uintp(indices[p])
             if last[j] < 0:
@@ -132,8 +133,8 @@ def _touch_counts(indptr, indices, n_features, batch_size, rotate):
     return counts
 
 
-if _fused.AVAILABLE:
-    _touch_counts_compiled = _fused.jit(_touch_counts)
+if _numba.AVAILABLE:
+    _touch_counts_compiled = _numba.jit(_touch_counts)
 
 
 def _touch_counts_numpy(indptr, indices, n_features, batch_size, rotate):
@@ -218,7 +219,7 @@ def penalty_scale(X, batch_size, shuffle):
         miss = np.where(free >= batch_size, np.exp(log_miss), 0.0)
         expected = n_batches * (1.0 - miss)
     else:
-        count = _touch_counts_compiled if _fused.AVAILABLE else _touch_counts_numpy
+        count = _touch_counts_compiled if _kernels.AVAILABLE else _touch_counts_numpy
         expected = count(X.indptr, X.indices, d, batch_size, bool(shuffle))
     with np.errstate(divide="ignore"):
         return np.where(expected > 0, n_batches / expected, 1.0)

@@ -14,10 +14,9 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
-from . import _fused
-from ._loss import gradient_from_raw, lipschitz_constant, raw_prediction
+from ._engines import make_engine
+from ._loss import lipschitz_constant
 from ._schedules import Constant
-from ._sparse import penalty_scale
 
 
 class RisingLossWarning(UserWarning):
@@ -151,32 +150,6 @@ class TrainingResult:
     best_params: np.ndarray | None = None
 
 
-class _L1Prox:
-    """``prox(params, step, rows=None)``: soft-thresholding of the coefficients.
-
-    ``params`` are the packed parameters, or their rows ``rows`` (lazy
-    updates); ``step`` is a float or an array shaped like ``params``.
-
-    Attributes
-    ----------
-    threshold : ndarray of shape (n_params,)
-        L1 strength of each row of the packed parameters: the penalty's,
-        times the lazy penalty scale of the feature, and 0 for the intercept.
-        Compiled solvers read it to fuse the prox into their step.
-    """
-
-    def __init__(self, penalty, n_params, n_features, row_scale=None):
-        self.penalty = penalty
-        factor = np.zeros((n_params, 1))
-        factor[:n_features, 0] = 1.0 if row_scale is None else row_scale
-        self._factor = factor
-        self.threshold = penalty.l1 * factor[:, 0]
-
-    def __call__(self, params, step, rows=None):
-        factor = self._factor if rows is None else self._factor[rows]
-        self.penalty.prox(params, step * factor)
-
-
 def _batches(n_samples, batch_size):
     """Start/stop pairs of the contiguous minibatches of one epoch."""
     return [
@@ -207,28 +180,6 @@ def _epoch_plan(rng, bounds, n_samples, batch_size, gather, rotate):
         starts[past_end] -= n_samples
         stops[past_end] -= n_samples
     return starts, stops, None
-
-
-def _batch_list(plan, n_samples):
-    """The plan's batches as ``(start, stop, rows)`` for the per-batch loop.
-
-    ``rows`` is None when the batch is the view ``X[start:stop]``; for the
-    batch that straddles the end of ``X`` it lists ``start:n``, then
-    ``0:rest`` (and the batch is ``rows[0:stop - start]``).
-    """
-    starts, stops, order = plan
-    batches = []
-    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        if order is not None:
-            batches.append((start, stop, order))
-        elif stop <= n_samples:
-            batches.append((start, stop, None))
-        else:
-            rows = np.concatenate(
-                [np.arange(start, n_samples), np.arange(stop - n_samples)]
-            )
-            batches.append((0, stop - start, rows))
-    return batches
 
 
 def train(
@@ -301,98 +252,14 @@ def train(
     ValueError
         If the objective or the parameters become non-finite.
     """
-    X = problem.X
-    n, d = X.shape
-    target, sw, loss, penalty = (
-        problem.target,
-        problem.sample_weight,
-        problem.loss,
-        problem.penalty,
-    )
-    full_batch = solver.full_batch
-    if full_batch:
+    n = problem.n_samples
+    if solver.full_batch:
         batch_size = n
     batch_size = max(1, min(batch_size, n))
-    # The minibatch gradient sum_b(sw * dloss) / (m * mean(sw)) is an unbiased
-    # estimate of the full gradient sum(sw * dloss) / sum(sw).
-    mean_weight = problem.weight_sum / n
-    dtype = params.dtype
-    k = params.shape[1]
-    is_sparse = sparse.issparse(X)
     gather = shuffle == "samples" and batch_size < n
     rotate = bool(shuffle) and shuffle != "samples" and batch_size < n
-    # A linear solver without a prox takes the dense method's steps; on CSR
-    # data the compiled path runs them in scaled coordinates at the cost of
-    # lazy ones (see _fused.LinearKernel).
-    linear = getattr(solver, "linear", False) and not (penalty.has_prox or full_batch)
-    scaled = linear and is_sparse and _fused.supports(X, params)
-    # Lazy updates (see _sparse): a step moves only the coefficients of the
-    # features that its minibatch touches, with the penalty rescaled.
-    lazy = is_sparse and getattr(solver, "lazy", False) and not full_batch
-    lazy = lazy and not linear
-    row_scale = penalty_scale(X, batch_size, shuffle) if lazy else None
-    prox = _L1Prox(penalty, len(params), d, row_scale) if penalty.has_prox else None
-    grad = np.empty_like(params)
+    engine = make_engine(problem, solver, params, batch_size, shuffle)
     fixed_bounds = _batches(n, batch_size)
-    # A lazy solver may run whole epochs compiled (Solver.sparse_kernel).
-    sparse_kernel = getattr(solver, "sparse_kernel", None)
-    compiled_epochs = lazy and sparse_kernel is not None and _fused.supports(X, params)
-
-    # data_gradient(start, stop, rows, point) -> (loss, n_active): the summed
-    # loss of the minibatch rows[start:stop] (rows None: the view
-    # X[start:stop]) at `point`, with the gradient of the data term and of
-    # the L2 part written into `grad`; when lazy, only the rows
-    # active[:n_active] of `grad` are meaningful, else n_active is -1.
-    if scaled:
-        linear_kernel = _fused.LinearKernel(X, target, sw, params, batch_size)
-    elif compiled_epochs:
-        epoch_kernel = sparse_kernel(
-            solver, X, target, sw, params, row_scale,
-            None if prox is None else prox.threshold,
-        )  # fmt: skip
-    elif _fused.supports(X, params):
-        kernel = _fused.Kernel(X, target, sw, k, row_scale)
-        active = kernel.active
-
-        def data_gradient(start, stop, rows, point):
-            scale = 1.0 / ((stop - start) * mean_weight)
-            return kernel(start, stop, rows, point, scale, penalty.l2, grad)
-
-    else:
-        raw_buf = np.empty((batch_size, k), dtype=dtype)
-        graw_buf = np.empty((batch_size, k), dtype=dtype)
-        active = np.empty(len(params), dtype=np.intp)
-        if (gather or rotate) and not is_sparse:
-            # for gathered batches (and the one rotated batch that wraps around)
-            x_buf = np.empty((batch_size, d), dtype=X.dtype)
-
-        def data_gradient(start, stop, rows, point):
-            m = stop - start
-            if rows is None:
-                Xb, yb = X[start:stop], target[start:stop]
-                swb = None if sw is None else sw[start:stop]
-            else:
-                idx = rows[start:stop]
-                Xb = X[idx] if is_sparse else np.take(X, idx, axis=0, out=x_buf[:m])
-                yb = target[idx]
-                swb = None if sw is None else sw[idx]
-            raw = raw_prediction(Xb, point, d, out=raw_buf[:m])
-            graw = graw_buf[:m]
-            value = loss.loss_gradient(raw, yb, swb, graw)
-            gradient_from_raw(Xb, graw, d, 1.0 / (m * mean_weight), grad)
-            if not lazy:
-                penalty.add_gradient(point[:d], grad[:d])
-                return value, -1
-            touched = np.unique(Xb.indices)
-            if penalty.l2:
-                l2_rows = (penalty.l2 * row_scale[touched])[:, None]
-                grad[touched] += l2_rows * point[touched]
-            n_active = len(touched)
-            active[:n_active] = touched
-            if len(params) > d:
-                active[n_active] = d
-                n_active += 1
-            return value, n_active
 
     # A constant schedule needs no call per update.
     constant_rate = isinstance(schedule, Constant)
@@ -408,57 +275,22 @@ def train(
     start_time = time.perf_counter()
     for epoch in range(max_epochs):
         plan = _epoch_plan(rng, fixed_bounds, n, batch_size, gather, rotate)
-        batches = None if compiled_epochs or scaled else _batch_list(plan, n)
-        loss_sum = 0.0
         epoch_no = epoch_offset + epoch + 1
-        step_count = result.t
+        n_steps = len(plan[0])
+        rates = [rate_at(result.t + b) for b in range(1, n_steps + 1)]
         try:
             # An overflow or a NaN in the arithmetic of a batch is divergence;
             # catch it at its first batch, before it spreads to the state.
             with np.errstate(
                 over="raise", invalid="raise", divide="raise", under="ignore"
             ):
-                if scaled:
-                    loss_sum = _scaled_epoch(
-                        linear_kernel, plan, params, solver, state, rate_at,
-                        step_count, mean_weight, penalty.l2,
-                    )  # fmt: skip
-                    step_count += len(plan[0])
-                elif compiled_epochs:
-                    n_batches = len(plan[0])
-                    rates = [rate_at(step_count + b) for b in range(1, n_batches + 1)]
-                    epoch_kernel.load(params, state)
-                    loss_sum, finite = epoch_kernel.epoch(
-                        state, *plan, rates, mean_weight, penalty.l2
-                    )
-                    if not finite:
-                        raise FloatingPointError("overflow in the step")
-                    epoch_kernel.store(params, state)
-                    step_count += n_batches
-                else:
-                    for start, stop, rows in batches:
-                        point = solver.eval_point(params, state)
-                        value, n_active = data_gradient(start, stop, rows, point)
-                        loss_sum += value
-                        if full_batch:
-                            # The objective at the point where the gradient was taken
-                            # (FISTA's extrapolated point), consistent with its loss.
-                            penalty_value = penalty.value(point[:d])
-                        step_count += 1
-                        rate = rate_at(step_count)
-                        if n_active < 0:
-                            solver.update(params, grad, state, rate, prox)
-                        else:
-                            touched = active[:n_active]
-                            solver.update(params, grad, state, rate, prox, rows=touched)
+                loss_sum, penalty_value = engine.run_epoch(plan, params, state, rates)
         except FloatingPointError as exc:
             raise ValueError(
                 _divergence_message(epoch_no, learning_rate, f"numpy: {exc}")
             ) from None
-        result.t = step_count
+        result.t += n_steps
 
-        if not full_batch:
-            penalty_value = penalty.value(params[:d])
         value = loss_sum / problem.weight_sum + penalty_value
         if not (np.isfinite(value) and np.isfinite(params).all()):
             raise ValueError(
@@ -504,30 +336,6 @@ def train(
                 )
             break
     return result
-
-
-def _scaled_epoch(
-    kernel, plan, params, solver, state, rate_at, t, mean_weight, l2
-):  # fmt: skip
-    """One epoch of a linear solver's steps through ``kernel``; the loss sum.
-
-    ``params`` and the solver's arrays are updated in place at the end;
-    ``t`` is the number of updates before the epoch and ``rate_at(t)`` the
-    step size of update ``t``. The steps' maps do not depend on the arrays'
-    values, so the solver is asked for all of them first, and the epoch is
-    one compiled call.
-    """
-    Ps, qs = [], []
-    for b in range(1, len(plan[0]) + 1):
-        arrays, P, q = solver.linear_update(state, rate_at(t + b))
-        Ps.append(P)
-        qs.append(q)
-    kernel.load(params, arrays)
-    loss_sum, ok = kernel.epoch(*plan, Ps, qs, mean_weight, l2)
-    if not ok:
-        raise FloatingPointError("overflow in the step")
-    kernel.store(params, arrays)
-    return loss_sum
 
 
 def _divergence_message(epoch_no, learning_rate, detail):

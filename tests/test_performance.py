@@ -13,10 +13,10 @@ import pytest
 from scipy import sparse
 from sklearn.datasets import make_classification
 
-from sklearn_adamlr import AdamLogisticRegression, _fused, available_solvers
+from sklearn_adamlr import AdamLogisticRegression, _kernels, available_solvers
 
 SOLVERS = available_solvers()
-needs_numba = pytest.mark.skipif(not _fused.AVAILABLE, reason="numba not installed")
+needs_numba = pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not installed")
 
 
 def _fit(X, y, **kw):
@@ -47,7 +47,7 @@ def test_compiled_path_matches_numpy_reference(
     kw = dict(solver=solver, shuffle=shuffle, batch_size=50, l1_ratio=0.3)
     compiled = AdamLogisticRegression(random_state=0, max_iter=4, tol=None, **kw)
     compiled.fit(X, y, sample_weight=sw)
-    monkeypatch.setattr(_fused, "AVAILABLE", False)
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
     reference = AdamLogisticRegression(random_state=0, max_iter=4, tol=None, **kw)
     reference.fit(X, y, sample_weight=sw)
     rtol = 1e-10 if dtype == np.float64 else 1e-4

@@ -564,7 +564,7 @@ def test_extreme_features_and_logits_give_proper_probabilities(
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("dtype, big", EXTREMES)
 def test_extreme_features_give_finite_loss_and_gradient(n_classes, dtype, big):
-    from sklearn_adamlr import _fused
+    from sklearn_adamlr import _kernels
     from sklearn_adamlr._loss import loss_for, objective
     from sklearn_adamlr._penalties import ElasticNet
 
@@ -581,12 +581,12 @@ def test_extreme_features_give_finite_loss_and_gradient(n_classes, dtype, big):
         value, grad = objective(params, Xe, target, sw, loss, ElasticNet(0.1, 0.5))
         assert np.isfinite(value) and np.isfinite(grad).all()
         assert value > big / 10 and np.abs(grad).max() > big / 10
-        if _fused.AVAILABLE:
+        if _kernels.AVAILABLE:
             # the compiled training kernel agrees on the data term
             data, data_grad = objective(params, Xe, target, sw, loss, ElasticNet(0, 0))
             sw_sum = float(sw.sum(dtype=np.float64))
             fused_grad = np.empty_like(params)
-            total = _fused.loss_gradient(
+            total = _kernels.loss_gradient(
                 Xe, None, 0, 3, params, target, sw, 1 / sw_sum, fused_grad
             )
             assert np.isfinite(total) and np.isfinite(fused_grad).all()

@@ -22,7 +22,8 @@ from sklearn.linear_model import LogisticRegression
 
 from sklearn_adamlr import (
     AdamLogisticRegression,
-    _fused,
+    _engines,
+    _kernels,
     _sparse,
     _training,
     available_solvers,
@@ -31,8 +32,8 @@ from sklearn_adamlr import (
 )
 
 SOLVERS = available_solvers()
-LAZY = [s for s in SOLVERS if getattr(get_solver(s), "lazy", False)]
-needs_numba = pytest.mark.skipif(not _fused.AVAILABLE, reason="numba not installed")
+LAZY = [s for s in SOLVERS if get_solver(s).capabilities.lazy]
+needs_numba = pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not installed")
 
 
 def sparse_problem(n=2000, d=400, nnz=5, n_classes=2, seed=0):
@@ -74,7 +75,7 @@ def test_compiled_csr_path_matches_numpy_reference(
             return est.fit(X, y, sample_weight=sw)
 
     compiled = fit()
-    monkeypatch.setattr(_fused, "AVAILABLE", False)
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
     reference = fit()
     rtol = 1e-10 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(compiled.coef_, reference.coef_, rtol=rtol, atol=rtol)
@@ -106,7 +107,7 @@ def _brute_force_share(X, batch_size, shuffle):
         plan = _training._epoch_plan(
             _Offset(offset), bounds, n, batch_size, False, bool(shuffle)
         )
-        for start, stop, rows in _training._batch_list(plan, n):
+        for start, stop, rows in _engines._batch_list(plan, n):
             rows = np.arange(start, stop) if rows is None else rows[start:stop]
             hits[np.unique(X[rows].indices)] += 1
     return hits / (len(offsets) * len(bounds))
@@ -117,9 +118,9 @@ def _brute_force_share(X, batch_size, shuffle):
 def test_penalty_scale_is_the_share_of_minibatches_touching_a_feature(
     monkeypatch, compiled, shuffle
 ):
-    if compiled and not _fused.AVAILABLE:
+    if compiled and not _kernels.AVAILABLE:
         pytest.skip("numba not installed")
-    monkeypatch.setattr(_fused, "AVAILABLE", compiled)
+    monkeypatch.setattr(_kernels, "AVAILABLE", compiled)
     # clustered features (a block of rows each) and scattered ones; 240 rows
     # in batches of 16, so that the rotated batches are exact arcs
     rng = np.random.RandomState(0)
@@ -217,7 +218,7 @@ def test_without_the_rescaled_penalty_lazy_updates_miss_the_optimum(
 ):
     X, y = sparse_problem()
     monkeypatch.setattr(
-        _training, "penalty_scale", lambda X, batch_size, shuffle: np.ones(X.shape[1])
+        _engines, "penalty_scale", lambda X, batch_size, shuffle: np.ones(X.shape[1])
     )
     assert _gap(solver, "samples", X, y) > 1e-2  # measured 3e-2 .. 4e-2
 
@@ -258,8 +259,8 @@ def test_lazy_kernel_sets_touched_rows_whatever_grad_held(n_classes, fit_interce
     target = y.astype(np.float64) if k == 1 else y
     rng = np.random.RandomState(1)
     params = rng.normal(size=(300 + fit_intercept, k))
-    lazy = _fused.Kernel(X, target, None, k, row_scale=np.ones(300))
-    dense = _fused.Kernel(X, target, None, k)
+    lazy = _kernels.Kernel(X, target, None, k, row_scale=np.ones(300))
+    dense = _kernels.Kernel(X, target, None, k)
     expected = np.empty_like(params)
     for start, stop in [(0, 40), (40, 80), (80, 120)]:
         grad = np.full_like(params, np.nan)
@@ -277,11 +278,11 @@ def test_lazy_kernel_sets_touched_rows_whatever_grad_held(n_classes, fit_interce
 
 
 # ---------------------------------------------------------------- linear solvers
-# A solver whose step is linear in the gradient (``Solver.linear``) takes the
+# A solver whose step is linear in the gradient (``Capabilities.linear``) takes the
 # dense method's steps on sparse data, through scaled coordinates
-# (``_fused.LinearKernel``), when there is no L1 part.
+# (``_kernels.LinearKernel``), when there is no L1 part.
 
-LINEAR = [s for s in SOLVERS if getattr(get_solver(s), "linear", False)]
+LINEAR = [s for s in SOLVERS if get_solver(s).capabilities.linear]
 LINEAR_INSTANCES = [get_solver(s) for s in LINEAR] + [
     get_solver("minibatch", dict(momentum=0.0)),
     get_solver("minibatch", dict(nesterovs_momentum=False)),
@@ -390,10 +391,10 @@ def test_scaled_coordinates_stay_accurate_over_many_steps(monkeypatch, dtype):
 
     compiled = fit()
     monkeypatch.setattr(
-        _fused.LinearKernel, "CONDITION_LIMIT", {np.float64: 1.0, np.float32: 1.0}
+        _kernels.LinearKernel, "CONDITION_LIMIT", {np.float64: 1.0, np.float32: 1.0}
     )
     every_step = fit()
-    monkeypatch.setattr(_fused, "AVAILABLE", False)
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
     reference = fit()
     rtol = 1e-9 if dtype == np.float64 else 1e-4
     for other in (every_step, reference):
@@ -406,7 +407,7 @@ def test_scaled_coordinates_stay_accurate_over_many_steps(monkeypatch, dtype):
 # (``Solver.sparse_kernel``, e.g. ``AdamSparseKernel``): the numbers of its
 # numpy ``update`` with ``rows``, each row's step deferred until it is read.
 
-KERNELED = [s for s in LAZY if get_solver(s).sparse_kernel is not None]
+KERNELED = [s for s in LAZY if get_solver(s).capabilities.sparse_kernel is not None]
 
 
 def test_adam_has_a_compiled_sparse_epoch():
@@ -442,14 +443,14 @@ def test_compiled_epochs_match_the_numpy_steps_on_any_csr(
             est.partial_fit(X, y, classes=classes)
         return est
 
-    kernel = get_solver(solver).sparse_kernel
+    kernel = get_solver(solver).capabilities.sparse_kernel
     epoch = kernel.epoch
     monkeypatch.setattr(
         kernel, "epoch", lambda self, *a: calls.append(1) or epoch(self, *a)
     )
     compiled = fit()
     assert len(calls) == 2  # the compiled path ran, one epoch per call
-    monkeypatch.setattr(_fused, "AVAILABLE", False)
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
     reference = fit()
     np.testing.assert_allclose(compiled.coef_, reference.coef_, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(

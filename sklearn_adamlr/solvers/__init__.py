@@ -5,6 +5,7 @@ Importing this package registers ``gd``, ``minibatch`` and ``adam``.
 
 from ._adam import Adam
 from ._base import (
+    Capabilities,
     Solver,
     available_solvers,
     get_solver,
@@ -16,6 +17,7 @@ from ._minibatch import MinibatchSGD
 
 __all__ = [
     "Adam",
+    "Capabilities",
     "GradientDescent",
     "MinibatchSGD",
     "Solver",

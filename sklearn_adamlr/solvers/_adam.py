@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _fused
-from ._base import Solver, register_solver
+from .. import _kernels
+from .._kernels import _numba, rowloss
+from ._base import Capabilities, Solver, register_solver
 
 
 @dataclass
@@ -77,7 +78,8 @@ class Adam(Solver):
 
     name = "adam"
     hyperparameters = ("beta_1", "beta_2", "epsilon")
-    lazy = True
+    # (sparse_kernel is added below: AdamSparseKernel is defined after Adam)
+    capabilities = Capabilities(lazy=True)
 
     def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         self.beta_1 = beta_1
@@ -107,10 +109,10 @@ class Adam(Solver):
         b1, b2 = self.beta_1, self.beta_2
         state.t += 1
         lr_t = self._corrected_rate(learning_rate, state.t)
-        if _step is not None and _fused.AVAILABLE:
+        if _step is not None and _kernels.AVAILABLE:
             ok = _step(
-                params, grad, state.m, state.v, *_fused.rows_arg(rows),
-                lr_t, b1, b2, self.epsilon, _fused.threshold_arg(prox),
+                params, grad, state.m, state.v, *_numba.rows_arg(rows),
+                lr_t, b1, b2, self.epsilon, _numba.threshold_arg(prox),
             )  # fmt: skip
             if not ok:
                 raise FloatingPointError("overflow in the Adam update")
@@ -162,7 +164,7 @@ def _compiled_step(params, grad, m, v, rows, n_rows, lr_t, b1, b2, eps, threshol
             step = lr_t / (np.sqrt(vc) + eps)
             x = params[r, c] - step * mc
             if threshold.shape[0] > 0:
-                x = _fused.soft_threshold(x, threshold[r] * step)
+                x = _numba.soft_threshold(x, threshold[r] * step)
             params[r, c] = x
             finite &= np.isfinite(vc) and np.isfinite(mc) and np.isfinite(x)
     return finite
@@ -196,7 +198,7 @@ def _apply(R, j, k, lr_t, b1, b2, eps, l2, threshold, take):
         step = lr_t / (np.sqrt(vc) + eps)
         x = w - step * mc
         if threshold != 0.0:
-            x = _fused.soft_threshold(x, threshold * step)
+            x = _numba.soft_threshold(x, threshold * step)
         R[j, c] = x if take else w
         R[j, k + c] = mc if take else m
         R[j, 2 * k + c] = vc if take else v
@@ -219,10 +221,10 @@ def _multinomial_row(
     for c in range(k):
         z[c] = R[d, c] if has_intercept else zero
     for p in range(lo, hi):
-        if p + _fused._AHEAD < nnz:
-            ahead = indices[p + _fused._AHEAD]
+        if p + _numba._AHEAD < nnz:
+            ahead = indices[p + _numba._AHEAD]
             for line in range(0, F.shape[1], 8):
-                _fused._prefetch(F, ahead, line)
+                _numba._prefetch(F, ahead, line)
         x = data[p]
         j = np.uintp(indices[p])
         pending = S[j, sc]
@@ -235,7 +237,7 @@ def _multinomial_row(
         for c in range(k):
             z[c] += x * R[j, c]
         S[j, sc] = _NONE if take else pending
-    shifted_y, norm = _fused._softmax_terms(z, y, weight, scale)
+    shifted_y, norm = rowloss._softmax_terms(z, y, weight, scale)
     for p in range(lo, hi):
         j = np.uintp(indices[p])
         x = data[p]
@@ -245,7 +247,7 @@ def _multinomial_row(
     if has_intercept:
         for c in range(k):
             R[d, 3 * k + c] += z[c]
-    return _fused._add_loss(total, product, weighted, weight, -shifted_y, norm)
+    return rowloss._add_loss(total, product, weighted, weight, -shifted_y, norm)
 
 
 def _sparse_epoch(
@@ -291,7 +293,7 @@ def _sparse_epoch(
                 R[d, 3 * k + c] = zero
         for r in range(start, stop):
             i = order[r] if gathered else (r if r < n else r - n)
-            lo, hi = _fused._row_span(indptr, i)
+            lo, hi = _numba._row_span(indptr, i)
             weight = sw[i] if weighted else one
             if k == 1:
                 raw = R[d, 0] if has_intercept else zero
@@ -300,9 +302,9 @@ def _sparse_epoch(
                     # on a step, which needs its values before the dot can
                     # go on (within a contiguous run of rows, the next
                     # non-zeros are the next rows')
-                    if p + _fused._AHEAD < nnz:
-                        _fused._prefetch(F, indices[p + _fused._AHEAD], 0)
-                    # unsigned, like the positions (see _fused._row_span)
+                    if p + _numba._AHEAD < nnz:
+                        _numba._prefetch(F, indices[p + _numba._AHEAD], 0)
+                    # unsigned, like the positions (see _numba._row_span)
                     j = np.uintp(indices[p])
                     # the pending step of the feature, before reading it
                     pending = S[j, sc]
@@ -318,10 +320,10 @@ def _sparse_epoch(
                     # not pending now, even if the column comes again in this
                     # row (a CSR matrix with duplicates)
                     S[j, sc] = _NONE if take else pending
-                linear, factor, gi = _fused._binary_terms(
+                linear, factor, gi = rowloss._binary_terms(
                     raw, target[i], weight, scale, one
                 )
-                total, product = _fused._add_loss(
+                total, product = rowloss._add_loss(
                     total, product, weighted, weight, linear, factor
                 )
                 for p in range(lo, hi):
@@ -352,16 +354,17 @@ def _sparse_epoch(
     return total + np.log(product), nan == zero
 
 
-_step = _fused.jit(_compiled_step)
+_step = _numba.jit(_compiled_step)
 # numba's cache of these is keyed on this file only: after editing the helpers
-# they call in _fused.py, clear __pycache__ (or touch this file).
+# they call in _kernels/_numba.py or _kernels/rowloss.py, clear __pycache__
+# (or touch this file).
 # The check for a pending step is written out where it is needed (two rows
 # loops and the end of the epoch): a helper inlined in the same way, calling
 # _apply, left _apply a real call, and the epoch took 0.6 s instead of 0.165 s.
-if _fused.AVAILABLE:
-    _apply = _fused.jit(_apply, inline=True)
-    _multinomial_row = _fused.jit(_multinomial_row)
-    _sparse_epoch = _fused.jit(_sparse_epoch)
+if _numba.AVAILABLE:
+    _apply = _numba.jit(_apply, inline=True)
+    _multinomial_row = _numba.jit(_multinomial_row)
+    _sparse_epoch = _numba.jit(_sparse_epoch)
 
 
 class AdamSparseKernel:
@@ -423,7 +426,7 @@ class AdamSparseKernel:
         self.solver = solver
         self.X, self.target = X, target
         dtype = params.dtype
-        self.sw = _fused._EMPTY[dtype.type] if sample_weight is None else sample_weight
+        self.sw = _numba._EMPTY[dtype.type] if sample_weight is None else sample_weight
         n_params, k = params.shape
         self.k = k
         # a multiple of 16 bytes, so the float64 scale and threshold that
@@ -477,7 +480,7 @@ class AdamSparseKernel:
         X = self.X
         value, finite = _sparse_epoch(
             X.data, X.indices, X.indptr, X.shape[1], starts, stops,
-            _fused._EMPTY_ROWS if order is None else order, self.R, self.F,
+            _numba._EMPTY_ROWS if order is None else order, self.R, self.F,
             self._L1, self.S, self.fc, self.sc, self.target, self.sw, mean_weight,
             lr_table, solver.beta_1, solver.beta_2, solver.epsilon, l2, self._z,
         )  # fmt: skip
@@ -492,5 +495,4 @@ class AdamSparseKernel:
         state.v[:] = self.R[:, 2 * k : 3 * k]
 
 
-# (set here: the kernel is defined after the solver that uses it)
-Adam.sparse_kernel = AdamSparseKernel
+Adam.capabilities = Capabilities(lazy=True, sparse_kernel=AdamSparseKernel)

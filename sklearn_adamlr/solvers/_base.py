@@ -9,9 +9,65 @@ state object that it creates, so a fitted estimator pickles with its state
 and ``partial_fit`` resumes exactly.
 """
 
+from dataclasses import dataclass
+
 from sklearn.utils._param_validation import InvalidParameterError
 
 _REGISTRY = {}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The optional compiled paths a solver declares: one place for all of them.
+
+    The required part of the contract is :meth:`Solver.init_state` and
+    :meth:`Solver.update` (and, for accelerated methods,
+    :meth:`Solver.eval_point`). Everything here is optional; the training
+    loop's engines (:mod:`sklearn_adamlr._engines`) read it to choose how an
+    epoch runs, and a solver that declares nothing runs through the numpy
+    reference.
+
+    Attributes
+    ----------
+    lazy : bool, default=False
+        On sparse data :meth:`Solver.update` may be called with ``rows``, the
+        rows of the parameters whose features the minibatch touches (plus the
+        intercept row), and must leave the other rows and their state alone.
+        The training loop then scales the penalty of each feature so that the
+        fixed points stay those of the objective (see
+        :mod:`sklearn_adamlr._sparse`).
+    linear : bool, default=False
+        The solver implements :meth:`Solver.linear_update`: without a prox,
+        its step is linear in the parameters, its state arrays and the
+        gradient, and the gradient is taken at ``params`` (the default
+        :meth:`Solver.eval_point`). On sparse data the training loop then
+        runs the dense method's steps at the cost of lazy ones (see
+        :class:`~sklearn_adamlr._kernels.LinearKernel`).
+    sparse_kernel : type or None, default=None
+        For a lazy solver: a compiled implementation of its lazy epochs on
+        CSR data, used when numba is installed, with the numbers of
+        :meth:`Solver.update` given ``rows`` (which stays the reference). It
+        is built as ``sparse_kernel(solver, X, target, sample_weight,
+        params, row_scale, threshold)`` and provides ``load(params, state)``,
+        ``epoch(state, starts, stops, order, rates, mean_weight, l2) ->
+        (loss_sum, finite)`` and ``store(params, state)``; see
+        :class:`~sklearn_adamlr.solvers._adam.AdamSparseKernel`.
+
+    Examples
+    --------
+    >>> from sklearn_adamlr import get_solver
+    >>> get_solver("minibatch").capabilities
+    Capabilities(lazy=True, linear=True, sparse_kernel=None)
+    """
+
+    lazy: bool = False
+    linear: bool = False
+    sparse_kernel: type | None = None
+
+
+def capabilities_of(solver):
+    """The :class:`Capabilities` of ``solver`` (none if it declares nothing)."""
+    return getattr(solver, "capabilities", None) or Capabilities()
 
 
 class Solver:
@@ -34,31 +90,9 @@ class Solver:
         Names of the estimator parameters that the constructor takes, e.g.
         ``("beta_1", "beta_2", "epsilon")``. The estimator passes them when
         the solver is given by name.
-    lazy : bool
-        If True, on sparse data :meth:`update` may be called with ``rows``,
-        the rows of the parameters whose features the minibatch touches
-        (plus the intercept row), and must leave the other rows and their
-        state alone. The training loop then scales the penalty of each
-        feature so that the fixed points stay those of the objective (see
-        :mod:`sklearn_adamlr._sparse`). False (the default): every update
-        gets the full gradient.
-    linear : bool
-        If True, the solver implements :meth:`linear_update`: without a
-        prox, its step is linear in the parameters, its state arrays and the
-        gradient, and the gradient is taken at ``params`` (the default
-        :meth:`eval_point`). On sparse data the training loop then runs the
-        dense method's steps at the cost of lazy ones (see
-        :class:`~sklearn_adamlr._fused.LinearKernel`). False by default.
-    sparse_kernel : type or None
-        For a lazy solver: a compiled implementation of its lazy epochs on
-        CSR data, used when numba is installed, with the numbers of
-        :meth:`update` given ``rows`` (which stays the reference). It is
-        built as ``sparse_kernel(solver, X, target, sample_weight, params,
-        row_scale, threshold)`` and provides ``load(params, state)``,
-        ``epoch(state, starts, stops, order, rates, mean_weight, l2) ->
-        (loss_sum, finite)`` and ``store(params, state)``; see
-        :class:`~sklearn_adamlr.solvers._adam.AdamSparseKernel`. None (the
-        default): the training loop calls :meth:`update` per minibatch.
+    capabilities : Capabilities
+        The optional compiled paths the solver supports, all off by default:
+        a solver with none of them works through the reference path.
 
     Examples
     --------
@@ -86,9 +120,7 @@ class Solver:
     name = None
     full_batch = False
     hyperparameters = ()
-    lazy = False
-    linear = False
-    sparse_kernel = None
+    capabilities = Capabilities()
 
     def __init__(self, **hyperparameters):
         for key, value in hyperparameters.items():
@@ -166,15 +198,15 @@ class Solver:
             step may apply itself. A lazy solver, given ``rows``, calls
             ``prox(params[rows], step, rows)`` on those rows.
         rows : ndarray of int, optional
-            Only for solvers with ``lazy = True``: the rows of ``params`` to
-            update, in increasing order (the intercept row last); ``grad`` is
-            meaningful on those rows only, and the other rows of its buffer
-            may be used as scratch.
+            Only for lazy solvers (``Capabilities(lazy=True)``): the rows of
+            ``params`` to update, in increasing order (the intercept row
+            last); ``grad`` is meaningful on those rows only, and the other
+            rows of its buffer may be used as scratch.
         """
         raise NotImplementedError
 
     def linear_update(self, state, learning_rate):
-        """The step as a linear map, for solvers with ``linear = True``.
+        """The step as a linear map, for ``Capabilities(linear=True)`` solvers.
 
         Without a prox, :meth:`update` must compute
         ``[params, *arrays] <- P @ [params, *arrays] + q * grad``, applied

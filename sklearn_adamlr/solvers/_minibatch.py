@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _fused
-from ._base import Solver, register_solver
+from .. import _kernels
+from .._kernels import _numba
+from ._base import Capabilities, Solver, register_solver
 
 
 @dataclass
@@ -60,8 +61,7 @@ class MinibatchSGD(Solver):
 
     name = "minibatch"
     hyperparameters = ("momentum", "nesterovs_momentum")
-    lazy = True
-    linear = True
+    capabilities = Capabilities(lazy=True, linear=True)
 
     def __init__(self, momentum=0.9, nesterovs_momentum=True):
         self.momentum = momentum
@@ -109,11 +109,11 @@ class MinibatchSGD(Solver):
         move (lazy updates on sparse data).
         """
         v = state.velocity
-        if _step is not None and _fused.AVAILABLE:
+        if _step is not None and _kernels.AVAILABLE:
             ok = _step(
                 params, grad, _EMPTY if v is None else v,
-                *_fused.rows_arg(rows), learning_rate, self.momentum,
-                self.nesterovs_momentum, _fused.threshold_arg(prox),
+                *_numba.rows_arg(rows), learning_rate, self.momentum,
+                self.nesterovs_momentum, _numba.threshold_arg(prox),
             )  # fmt: skip
             if not ok:
                 raise FloatingPointError("overflow in the momentum update")
@@ -181,7 +181,7 @@ def _compiled_step(params, grad, v, rows, n_rows, lr, mu, nesterov, threshold):
             else:
                 x = x - g
             if threshold.shape[0] > 0:
-                shrunk = _fused.soft_threshold(x, threshold[r] * lr)
+                shrunk = _numba.soft_threshold(x, threshold[r] * lr)
                 if momentum:
                     vc -= x - shrunk
                 x = shrunk
@@ -193,4 +193,4 @@ def _compiled_step(params, grad, v, rows, n_rows, lr, mu, nesterov, threshold):
     return finite
 
 
-_step = _fused.jit(_compiled_step)
+_step = _numba.jit(_compiled_step)

@@ -1,0 +1,366 @@
+"""A linear solver's steps on CSR data, in scaled coordinates.
+
+For a solver whose step is linear in the gradient (``Capabilities.linear``),
+the L2 part moves every coefficient at every step, but only through a small
+matrix shared by all features; a step then costs O(non-zeros of the
+minibatch) and is still the dense method's step (:class:`LinearKernel`).
+"""
+
+import numpy as np
+
+from ._numba import _AHEAD, _EMPTY, _EMPTY_ROWS, AVAILABLE, _prefetch, _row_span, jit
+from .rowloss import _add_loss, _binary_terms, _softmax_terms
+
+
+def _csr_linear(
+    data, indices, indptr, d, order, start, stop, Z, target, sw, scale, P, q, l2,
+    M, work, raw, scratch, limit,
+):  # fmt: skip
+    """One step of a linear solver on a CSR minibatch, in scaled coordinates.
+
+    The minibatch is the rows ``order[start:stop]``, or with an empty
+    ``order`` the rows ``r mod n_samples`` for ``r`` in ``start:stop``.
+
+    ``Z`` has a row per parameter row, holding the parameters then the
+    solver's arrays (``s`` blocks of ``k`` values). For a feature row ``j``
+    the solver's quantities are ``M @ Z[j]`` (blocks as vectors), with ``M``
+    an ``s x s`` matrix shared by all features; the intercept row is kept as
+    is. The step ``x <- A x + q g``, with ``A = P + l2 q e_0^T`` on the
+    feature rows (the L2 part of the gradient is ``l2`` times the
+    parameters), becomes ``M <- A M`` and ``Z[j] += M^{-1} q g_j``, which
+    touches only the features of the minibatch. Once ``M`` would be worse
+    conditioned than ``limit``, the feature rows are brought back to
+    ``M = I`` first.
+
+    Returns ``(loss, ok)``: ok is False if a raw prediction or the step is no
+    longer finite. ``work`` and ``scratch`` are buffers.
+    """
+    s = P.shape[0]
+    k = raw.shape[1]
+    width = s * k
+    nnz = np.uintp(indices.shape[0])
+    n = indptr.shape[0] - 1
+    gathered = order.shape[0] > 0
+    acc, coef = scratch[0], scratch[1]
+    one = data.dtype.type(1)
+    zero = one - one
+    scale = data.dtype.type(scale)
+    has_intercept = Z.shape[0] > d
+    weighted = sw.shape[0] > 0
+    total = 0.0
+    product = 1.0
+    ok = True
+    for r in range(start, stop):
+        i = order[r] if gathered else (r if r < n else r - n)
+        lo, hi = _row_span(indptr, i)
+        # (indexing raw, not a view of its row: a view per row costs its
+        # reference counting)
+        if k == 1:
+            # each coefficient M[0] @ Z[j] summed into a register: summing
+            # the blocks of Z apart goes through the acc buffer, which LLVM
+            # must load and store at every non-zero (it may alias Z)
+            value = Z[d, 0] if has_intercept else zero
+            for p in range(lo, hi):
+                # the row of a feature read soon (see _AHEAD)
+                if p + _AHEAD < nnz:
+                    _prefetch(Z, indices[p + _AHEAD], 0)
+                j = np.uintp(indices[p])
+                w = zero
+                for a in range(s):
+                    w += M[0, a] * Z[j, a]
+                value += data[p] * w
+            raw[r - start, 0] = value
+            ok &= np.isfinite(value)
+        else:
+            for t in range(width):
+                acc[t] = zero
+            for p in range(lo, hi):
+                if p + _AHEAD < nnz:
+                    _prefetch(Z, indices[p + _AHEAD], 0)
+                x = data[p]
+                j = np.uintp(indices[p])
+                for t in range(width):
+                    acc[t] += x * Z[j, t]
+            for c in range(k):
+                value = Z[d, c] if has_intercept else zero
+                for a in range(s):
+                    value += M[0, a] * acc[a * k + c]
+                raw[r - start, c] = value
+                ok &= np.isfinite(value)
+        weight = sw[i] if weighted else one
+        if k == 1:
+            z = raw[r - start, 0]
+            linear, factor, gi = _binary_terms(z, target[i], weight, scale, one)
+            raw[r - start, 0] = gi
+        else:
+            shifted_y, factor = _softmax_terms(
+                raw[r - start], int(target[i]), weight, scale
+            )
+            linear = -shifted_y
+        total, product = _add_loss(total, product, weighted, weight, linear, factor)
+
+    A, inverse = work[0], work[1]
+    for a in range(s):
+        for b in range(s):
+            A[a, b] = P[a, b]
+        A[a, 0] += l2 * q[a]
+    condition = _advance(A, M, work)
+    if not condition <= limit:
+        _materialize(Z, d, M, k, acc)
+        condition = _advance(A, M, work)
+    ok &= np.isfinite(condition)  # else A is singular: no inverse to use
+    M[:, :] = work[3]
+    # coef: the step of each block per unit of gradient, M^{-1} q
+    for a in range(s):
+        value = 0.0
+        for b in range(s):
+            value += inverse[a, b] * q[b]
+        ok &= np.isfinite(value)
+        for c in range(k):
+            coef[a * k + c] = value
+
+    for r in range(start, stop):
+        i = order[r] if gathered else (r if r < n else r - n)
+        # acc: this row's step per unit of x, flat so the inner loop is one
+        for t in range(width):
+            acc[t] = coef[t] * raw[r - start, t % k]
+        lo, hi = _row_span(indptr, i)
+        for p in range(lo, hi):
+            x = data[p]
+            j = np.uintp(indices[p])
+            for t in range(width):
+                Z[j, t] += acc[t] * x
+    if has_intercept:
+        # the intercept is not penalised: its step is P, unscaled
+        for c in range(k):
+            g = zero
+            for r in range(stop - start):
+                g += raw[r, c]
+            for a in range(s):
+                acc[a] = Z[d, a * k + c]
+            for a in range(s):
+                value = q[a] * g
+                for b in range(s):
+                    value += P[a, b] * acc[b]
+                Z[d, a * k + c] = value
+    return total + np.log(product), ok
+
+
+def _csr_linear_epoch(
+    data, indices, indptr, d, starts, stops, order, Z, target, sw, mean_weight,
+    Ps, qs, l2, M, work, raw, scratch, limit,
+):  # fmt: skip
+    """The steps of :func:`_csr_linear` for minibatches ``starts[b]:stops[b]``.
+
+    Step ``b`` is ``Ps[b]``, ``qs[b]``; the gradient of its data term is
+    scaled by ``1 / ((stops[b] - starts[b]) * mean_weight)``. Returns
+    ``(loss sum, ok)``, and stops at the first step that is not ok.
+    """
+    total = 0.0
+    for b in range(starts.shape[0]):
+        start, stop = starts[b], stops[b]
+        value, ok = _csr_linear(
+            data, indices, indptr, d, order, start, stop, Z, target, sw,
+            1.0 / ((stop - start) * mean_weight), Ps[b], qs[b], l2, M, work,
+            raw, scratch, limit,
+        )  # fmt: skip
+        total += value
+        if not ok:
+            return total, False
+    return total, True
+
+
+def _advance(A, M, work):
+    """``work[3] <- A @ M`` and ``work[1] <- work[3]^{-1}``; returns the condition.
+
+    The condition number is in the 1-norm, inf if ``A @ M`` is singular.
+    ``work[2]`` is scratch. Gauss-Jordan with partial pivoting on the tiny
+    ``s x s`` matrices, without LAPACK's per-call cost.
+    """
+    s = M.shape[0]
+    inverse, lu, product = work[1], work[2], work[3]
+    for a in range(s):
+        for b in range(s):
+            value = 0.0
+            for c in range(s):
+                value += A[a, c] * M[c, b]
+            lu[a, b] = value
+            product[a, b] = value
+    norm = 0.0
+    for b in range(s):
+        column = 0.0
+        for a in range(s):
+            column += abs(lu[a, b])
+            inverse[a, b] = 1.0 if a == b else 0.0
+        norm = max(norm, column)
+    for col in range(s):
+        pivot = col
+        for a in range(col + 1, s):
+            if abs(lu[a, col]) > abs(lu[pivot, col]):
+                pivot = a
+        if lu[pivot, col] == 0.0:
+            return np.inf
+        for b in range(s):
+            lu[col, b], lu[pivot, b] = lu[pivot, b], lu[col, b]
+            inverse[col, b], inverse[pivot, b] = inverse[pivot, b], inverse[col, b]
+        factor = 1.0 / lu[col, col]
+        for b in range(s):
+            lu[col, b] *= factor
+            inverse[col, b] *= factor
+        for a in range(s):
+            if a != col:
+                f = lu[a, col]
+                for b in range(s):
+                    lu[a, b] -= f * lu[col, b]
+                    inverse[a, b] -= f * inverse[col, b]
+    inverse_norm = 0.0
+    for b in range(s):
+        column = 0.0
+        for a in range(s):
+            column += abs(inverse[a, b])
+        inverse_norm = max(inverse_norm, column)
+    return norm * inverse_norm
+
+
+def _materialize(Z, d, M, k, column):
+    """``Z[j] <- M @ Z[j]`` (blocks as vectors) on the feature rows; ``M <- I``.
+
+    ``column`` is scratch of at least ``s`` values. One and two blocks (plain
+    SGD, momentum) have loops of their own: the general one is a few times
+    slower, and this runs every few dozen steps over every feature.
+    """
+    s = M.shape[0]
+    if s == 1:
+        m = Z.dtype.type(M[0, 0])
+        for j in range(d):
+            for c in range(k):
+                Z[j, c] *= m
+    elif s == 2:
+        m00, m01 = Z.dtype.type(M[0, 0]), Z.dtype.type(M[0, 1])
+        m10, m11 = Z.dtype.type(M[1, 0]), Z.dtype.type(M[1, 1])
+        for j in range(d):
+            for c in range(k):
+                first, second = Z[j, c], Z[j, k + c]
+                Z[j, c] = m00 * first + m01 * second
+                Z[j, k + c] = m10 * first + m11 * second
+    else:
+        for j in range(d):
+            for c in range(k):
+                for a in range(s):
+                    column[a] = Z[j, a * k + c]
+                for a in range(s):
+                    value = 0.0
+                    for b in range(s):
+                        value += M[a, b] * column[b]
+                    Z[j, a * k + c] = value
+    for a in range(s):
+        for b in range(s):
+            M[a, b] = 1.0 if a == b else 0.0
+
+
+class LinearKernel:
+    """Steps of a linear solver on CSR data, in scaled coordinates.
+
+    For a solver whose step is linear in the gradient (``Capabilities.linear``),
+    the penalty's L2 part moves every coefficient at every step, but only
+    through a small matrix ``M`` shared by all features: the coefficients
+    and the solver's arrays of feature ``j`` are ``M @ Z[j]`` (see
+    :func:`_csr_linear`). A step then costs O(non-zeros of the minibatch),
+    like a lazy one, yet it is the dense method's step, not an approximation
+    of it.
+
+    Parameters
+    ----------
+    X : CSR matrix of shape (n_samples, n_features)
+    target : ndarray of shape (n_samples,)
+    sample_weight : ndarray of shape (n_samples,) or None
+    params : ndarray of shape (n_features + fit_intercept, n_outputs)
+    batch_size : int
+
+    Examples
+    --------
+    Two steps of plain SGD (``P = [[1]]``, ``q = [-lr]``) with L2 on the
+    full batch, then back to the parameters:
+
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> from sklearn_adamlr import _kernels
+    >>> X = sparse.csr_matrix(np.array([[1.0, 0.0], [0.0, 2.0]]))
+    >>> params = np.zeros((3, 1))
+    >>> if _kernels.AVAILABLE:
+    ...     kernel = _kernels.LinearKernel(X, np.array([1.0, 0.0]), None, params, 2)
+    ...     kernel.load(params, ())
+    ...     _ = kernel.epoch(np.array([0, 0]), np.array([2, 2]), None,
+    ...                      [[[1.0]]] * 2, [[-0.1]] * 2, 1.0, 0.01)
+    ...     kernel.store(params, ())
+    ...     print(np.round(params.ravel(), 6).tolist())
+    ... else:
+    ...     print([0.049663, -0.097452, 0.000936])
+    [0.049663, -0.097452, 0.000936]
+    """
+
+    # Cond(M) above which the kernel scales every feature row back first.
+    # Reading a coordinate through M loses up to about cond(M) ulps of the
+    # largest of its blocks (1e-10 relative in float64, 6e-5 in float32);
+    # with Nesterov's momentum 0.9 the O(n_features) rescaling then runs
+    # every 90 (float64) or 25 (float32) steps.
+    CONDITION_LIMIT = {np.float64: 1e6, np.float32: 1e3}
+
+    def __init__(self, X, target, sample_weight, params, batch_size):
+        self.X, self.target = X, target
+        self.sw = _EMPTY[X.dtype.type] if sample_weight is None else sample_weight
+        self._raw = np.empty((batch_size, params.shape[1]), dtype=params.dtype)
+        self._limit = self.CONDITION_LIMIT[params.dtype.type]
+        self._blocks = None
+
+    def load(self, params, arrays):
+        """Take ``params`` and the solver's ``arrays`` into the scaled form."""
+        s = 1 + len(arrays)
+        if self._blocks is None or self._blocks.shape[1] != s:
+            n_params, k = params.shape
+            # feature j's coefficients and arrays side by side: one cache
+            # line per feature in the random accesses of a sparse row
+            self._blocks = np.empty((n_params, s, k), dtype=params.dtype)
+            self.Z = self._blocks.reshape(n_params, s * k)
+            self.M = np.eye(s)
+            self._work = np.empty((4, s, s))
+            self._scratch = np.empty((2, s * k), dtype=params.dtype)
+        self._blocks[:, 0] = params
+        for a, array in enumerate(arrays, start=1):
+            self._blocks[:, a] = array
+        self.M[:] = np.eye(s)
+
+    def store(self, params, arrays):
+        """Write the current parameters and arrays back, in place."""
+        k = params.shape[1]
+        _materialize(self.Z, self.X.shape[1], self.M, k, self._scratch[0])
+        params[:] = self._blocks[:, 0]
+        for a, array in enumerate(arrays, start=1):
+            array[:] = self._blocks[:, a]
+
+    def epoch(self, starts, stops, order, Ps, qs, mean_weight, l2):
+        """The steps of one epoch, in one compiled call.
+
+        Step ``b`` takes the loss of the minibatch ``order[starts[b]:stops[b]]``
+        (``order`` None: the rows ``r mod n_samples`` for ``r`` in
+        ``starts[b]:stops[b]``) at the current point, then moves by
+        ``Ps[b]`` and ``qs[b]`` (see :func:`_csr_linear`); the gradient of
+        its data term is scaled by ``1 / ((stops[b] - starts[b]) *
+        mean_weight)``. Returns ``(loss sum, ok)``, with ``ok`` False when a
+        step is no longer finite; the epoch then stops there.
+        """
+        X = self.X
+        return _csr_linear_epoch(
+            X.data, X.indices, X.indptr, X.shape[1], starts, stops,
+            _EMPTY_ROWS if order is None else order, self.Z, self.target,
+            self.sw, mean_weight, np.asarray(Ps, dtype=np.float64),
+            np.asarray(qs, dtype=np.float64), l2, self.M, self._work, self._raw,
+            self._scratch, self._limit,
+        )  # fmt: skip
+
+
+if AVAILABLE:
+    _advance = jit(_advance)
+    _materialize = jit(_materialize)
+    _csr_linear = jit(_csr_linear)
+    _csr_linear_epoch = jit(_csr_linear_epoch)
