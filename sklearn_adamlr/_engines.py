@@ -78,6 +78,20 @@ def _batch_list(plan, n_samples):
     return batches
 
 
+def shuffle_mode(shuffle):
+    """``'samples'``, ``'blocks'`` or False, for the estimator's ``shuffle``.
+
+    True means ``'samples'``, as ``shuffle=True`` does in scikit-learn's
+    ``SGDClassifier`` and ``MLPClassifier``: a new order of the samples each
+    epoch, so that sorted rows (by label, say) are safe.
+    """
+    if shuffle is True or shuffle == "samples":
+        return "samples"
+    if shuffle == "blocks":
+        return "blocks"
+    return False
+
+
 class Engine:
     """Runs the epochs of one training call; the interface of every engine.
 
@@ -341,8 +355,9 @@ def make_engine(problem, solver, params, batch_size, shuffle):
     params : ndarray of shape (n_features + fit_intercept, n_outputs)
     batch_size : int
         Already ``n_samples`` for a full-batch solver.
-    shuffle : bool or 'samples'
-        How the epochs visit the data (for the lazy penalty scale).
+    shuffle : {'samples', 'blocks', False}
+        How the epochs visit the data (:func:`shuffle_mode`), for the lazy
+        penalty scale.
 
     Returns
     -------

@@ -61,6 +61,46 @@ class ElasticNet:
         if self.l2:
             grad += self.l2 * coef
 
+    def stationarity(self, coef, grad):
+        """Largest entry of the minimum-norm subgradient of the objective.
+
+        With ``grad`` the gradient of the smooth part (the data term and the
+        L2 part) at ``coef``, the subdifferential of the objective in
+        coordinate ``j`` is ``grad_j + l1 * sign(coef_j)`` where ``coef_j !=
+        0``, and the interval ``grad_j + [-l1, l1]`` where ``coef_j == 0``.
+        Its element closest to zero is what this measures, as a max-abs over
+        all coordinates: zero exactly at the optimum, and, without an L1
+        part, the max-abs of the gradient (the quantity lbfgs's ``tol``
+        bounds in :class:`~sklearn.linear_model.LogisticRegression`).
+
+        Parameters
+        ----------
+        coef : ndarray
+            Coefficients (no intercept).
+        grad : ndarray of the shape of ``coef``
+            Gradient of the smooth part at ``coef``.
+
+        Returns
+        -------
+        value : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_adamlr._penalties import ElasticNet
+        >>> pen = ElasticNet(alpha=1.0, l1_ratio=0.5)
+        >>> pen.stationarity(np.array([0.0, 2.0]), np.array([0.3, -0.5]))
+        0.0
+        >>> pen.stationarity(np.array([0.0, 2.0]), np.array([0.8, 0.1]))
+        0.6
+        """
+        if not self.l1:
+            return float(np.abs(grad).max(initial=0.0))
+        g = np.abs(grad + self.l1 * np.sign(coef))
+        at_zero = coef == 0
+        g[at_zero] = np.maximum(np.abs(grad[at_zero]) - self.l1, 0.0)
+        return float(g.max(initial=0.0))
+
     def prox(self, coef, step):
         """Soft-threshold ``coef`` in place by ``l1 * step``.
 

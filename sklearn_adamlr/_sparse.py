@@ -28,8 +28,8 @@ updated at all (the dense method would shrink its coefficient towards 0).
 ``j``, for the way the epoch visits the data (``shuffle``):
 
 - ``False``: the fixed consecutive minibatches; ``p_j`` is exact.
-- ``True``: consecutive minibatches whose boundaries are shifted by a random
-  offset: two consecutive occurrences of ``j``, ``g`` rows apart, fall into
+- ``'blocks'``: consecutive minibatches whose boundaries are shifted by a
+  random offset: two consecutive occurrences of ``j``, ``g`` rows apart, fall into
   different minibatches with probability ``min(1, g / batch_size)``.
 - ``'samples'``: random minibatches of ``batch_size`` rows without
   replacement: ``1 - C(n - c_j, b) / C(n, b)`` with ``c_j`` occurrences.
@@ -185,8 +185,8 @@ def penalty_scale(X, batch_size, shuffle):
     X : CSR matrix of shape (n_samples, n_features)
     batch_size : int
         Samples per minibatch, at most ``n_samples``.
-    shuffle : bool or 'samples'
-        How the epochs visit the data (see ``AdamLogisticRegression``).
+    shuffle : {'samples', 'blocks', False}
+        How the epochs visit the data (see ``_engines.shuffle_mode``).
 
     Returns
     -------

@@ -31,5 +31,8 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
     ):
         assert f"| {model} |" in summary
     assert "scikit-learn" in summary and "Machine:" in summary
+    assert "## Default parameters: time to a certified model" in summary
+    for model in ("LogisticRegression()", "gd", "minibatch", "adam"):
+        assert f"standardized | {model} |" in summary
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert len(pngs) == 5, pngs

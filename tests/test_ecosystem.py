@@ -62,12 +62,12 @@ def test_cross_validate_clone_and_joblib(tmp_path):
 def test_metadata_routing_through_pipeline_and_grid_search():
     with sklearn.config_context(enable_metadata_routing=True):
         est = AdamLogisticRegression(
-            solver="gd", random_state=0, tol=0.0
+            solver="gd", random_state=0, tol=1e-10
         ).set_fit_request(sample_weight=True)
         pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False), est)
         pipe.fit(X, Y, sample_weight=SW)
         unweighted = make_pipeline(
-            StandardScaler(), AdamLogisticRegression(solver="gd", tol=0.0)
+            StandardScaler(), AdamLogisticRegression(solver="gd", tol=1e-10)
         ).fit(X, Y)
         # the weights reached the estimator: the model differs from the unweighted
         assert not np.allclose(pipe[-1].coef_, unweighted[-1].coef_)
@@ -107,12 +107,12 @@ def test_partial_fit_request_routes_through_a_meta_estimator():
 def test_sample_weight_without_routing_and_unrequested_with_routing():
     # routing off: the step__param convention of Pipeline
     legacy = make_pipeline(
-        StandardScaler(), AdamLogisticRegression(solver="gd", tol=0.0)
+        StandardScaler(), AdamLogisticRegression(solver="gd", tol=1e-10)
     ).fit(X, Y, adamlogisticregression__sample_weight=SW)
     with sklearn.config_context(enable_metadata_routing=True):
         routed = make_pipeline(
             StandardScaler().set_fit_request(sample_weight=False),
-            AdamLogisticRegression(solver="gd", tol=0.0).set_fit_request(
+            AdamLogisticRegression(solver="gd", tol=1e-10).set_fit_request(
                 sample_weight=True
             ),
         ).fit(X, Y, sample_weight=SW)

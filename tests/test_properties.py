@@ -40,7 +40,7 @@ def assert_same_model(a, b, rtol):
 
 
 def _gd(**kw):
-    return AdamLogisticRegression(solver="gd", tol=0.0, max_iter=3000, **kw)
+    return AdamLogisticRegression(solver="gd", tol=1e-10, max_iter=3000, **kw)
 
 
 @SETTINGS
@@ -131,7 +131,7 @@ def test_probabilities_are_consistent_with_predict(seed, n_classes, solver):
 
 
 @pytest.mark.parametrize("solver", available_solvers())
-@pytest.mark.parametrize("shuffle", [True, "samples", False])
+@pytest.mark.parametrize("shuffle", ["blocks", True, False])
 @settings(max_examples=3, deadline=None, derandomize=True)
 @given(seed=seeds)
 def test_same_random_state_gives_a_bit_identical_model(solver, shuffle, seed):

@@ -56,7 +56,7 @@ def test_lazy_solvers_are_the_builtin_stochastic_ones():
 @needs_numba
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("n_classes", [2, 3])
-@pytest.mark.parametrize("shuffle", [False, True, "samples"])
+@pytest.mark.parametrize("shuffle", [False, "blocks", True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.3])
 def test_compiled_csr_path_matches_numpy_reference(
@@ -114,7 +114,7 @@ def _brute_force_share(X, batch_size, shuffle):
 
 
 @pytest.mark.parametrize("compiled", [True, False])
-@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("shuffle", [False, "blocks"])
 def test_penalty_scale_is_the_share_of_minibatches_touching_a_feature(
     monkeypatch, compiled, shuffle
 ):
@@ -176,9 +176,9 @@ def _gap(solver, shuffle, X, y, C=1.0):
     kw = STOCHASTIC[solver]
     l1_ratio = kw.get("l1_ratio", 0.0)
     if l1_ratio:
-        # gd with tol=0 lands on LogisticRegression's optimum (test_parity),
+        # gd with tol=1e-10 lands on LogisticRegression's optimum (test_parity),
         # here in a tenth of saga's time
-        ref = AdamLogisticRegression(solver="gd", C=C, l1_ratio=l1_ratio, tol=0)
+        ref = AdamLogisticRegression(solver="gd", C=C, l1_ratio=l1_ratio, tol=1e-10)
         ref.set_params(max_iter=100_000).fit(X, y)
     else:
         ref = LogisticRegression(C=C, tol=1e-12, max_iter=100_000).fit(X, y)
@@ -201,7 +201,7 @@ def _gap(solver, shuffle, X, y, C=1.0):
     return (objective - optimum) / optimum
 
 
-@pytest.mark.parametrize("shuffle", [False, True, "samples"])
+@pytest.mark.parametrize("shuffle", [False, "blocks", True])
 @pytest.mark.parametrize("solver", sorted(STOCHASTIC))
 def test_lazy_updates_reach_the_optimum(solver, shuffle):
     # each feature is in about 40 % of the minibatches: without the rescaled
@@ -316,7 +316,7 @@ def test_linear_update_is_the_step_without_prox(solver):
 
 @pytest.mark.parametrize("solver", LINEAR)
 @pytest.mark.parametrize("n_classes", [2, 3])
-@pytest.mark.parametrize("shuffle", [False, True, "samples"])
+@pytest.mark.parametrize("shuffle", [False, "blocks", True])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_linear_solvers_take_the_dense_steps_on_sparse_data(

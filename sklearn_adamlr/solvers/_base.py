@@ -93,6 +93,11 @@ class Solver:
     capabilities : Capabilities
         The optional compiled paths the solver supports, all off by default:
         a solver with none of them works through the reference path.
+    stall_patience : int
+        In a ``fit`` with ``tol``, how many updates without a new lowest full
+        objective (never less than one epoch) make the training loop double
+        the batch size, or at the full batch halve the step size. 10 by
+        default.
 
     Examples
     --------
@@ -121,6 +126,7 @@ class Solver:
     full_batch = False
     hyperparameters = ()
     capabilities = Capabilities()
+    stall_patience = 10
 
     def __init__(self, **hyperparameters):
         for key, value in hyperparameters.items():

@@ -76,7 +76,7 @@ class GradientDescent(Solver):
     >>> from sklearn_adamlr import AdamLogisticRegression
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> X = StandardScaler().fit_transform(X)
-    >>> clf = AdamLogisticRegression(solver="gd", tol=0.0).fit(X, y)
+    >>> clf = AdamLogisticRegression(solver="gd").fit(X, y)
     >>> round(clf.score(X, y), 3)
     0.988
     """

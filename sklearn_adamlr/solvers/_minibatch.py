@@ -62,6 +62,12 @@ class MinibatchSGD(Solver):
     name = "minibatch"
     hyperparameters = ("momentum", "nesterovs_momentum")
     capabilities = Capabilities(lazy=True, linear=True)
+    # Momentum 0.9 makes the objective oscillate over tens of steps on a full
+    # batch; measured on the 16 default cases (4 bundled data sets x C in
+    # {0.01, 1} x weights), with the step halved on a stall: 20 updates
+    # reached the certificate 1e-4 in all of them, 10 in 9 of the 12 without
+    # digits.
+    stall_patience = 20
 
     def __init__(self, momentum=0.9, nesterovs_momentum=True):
         self.momentum = momentum
