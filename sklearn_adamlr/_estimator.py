@@ -48,7 +48,7 @@ def _rollback_on_error(estimator):
         raise
 
 
-def _auto_learning_rate(solver, smoothness, batch_size):
+def _auto_learning_rate(solver, smoothness, batch_size, certified=True):
     """The solver's ``'auto'`` step, or a ValueError that says what to do.
 
     With features beyond about 1e150 the Gram matrix behind the Lipschitz
@@ -57,7 +57,10 @@ def _auto_learning_rate(solver, smoothness, batch_size):
     """
     try:
         with np.errstate(over="raise", invalid="raise"):
-            rate = float(solver.auto_learning_rate(smoothness, batch_size))
+            auto = (
+                solver.auto_learning_rate if certified else solver.stream_learning_rate
+            )
+            rate = float(auto(smoothness, batch_size))
     except (FloatingPointError, np.linalg.LinAlgError, OverflowError):
         rate = np.nan
     if not (np.isfinite(rate) and rate > 0):
@@ -149,12 +152,14 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         (``L`` the Lipschitz constant of the gradient; ``gd`` then adapts its
         step to the local smoothness), ``1 / L_b`` for ``'minibatch'``
         (``L_b`` the expected smoothness of a minibatch) and 0.1 for
-        ``'adam'``. The value used is ``learning_rate_``. In :meth:`fit` with
-        ``tol``, when the full objective stops improving (for about 10
-        updates, 20 for ``'minibatch'``, and at least an epoch) the batch
-        size doubles, with ``'auto'`` the step of the larger batch; at the
-        full batch the step is halved instead, down to a thousandth of the
-        start (see the user guide).
+        ``'adam'`` (0.01 in :meth:`partial_fit`, with ``tol=None`` or
+        ``early_stopping``, where nothing halves it). The value used is
+        ``learning_rate_``. In :meth:`fit` with ``tol``, when the full
+        objective stops improving (for about 10 updates, 20 for
+        ``'minibatch'``, and at least an epoch) the batch size doubles, with
+        ``'auto'`` the step of the larger batch; at the full batch the step
+        is halved instead, down to a thousandth of the start (see the user
+        guide).
     schedule : {'constant', 'invscaling'} or callable, default='constant'
         How the step decays with the update count ``t``: ``'invscaling'`` is
         ``learning_rate / t ** power_t``. A callable ``schedule(lr, t)`` must
@@ -530,10 +535,17 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             learning_rate = self.learning_rate_
         else:
             smoothness = Smoothness(problem)
-            learning_rate = _auto_learning_rate(solver, smoothness, batch_size)
+            # the loop halves a step that stalls only when it measures the
+            # certificate (see Solver.stream_learning_rate)
+            certified = not incremental and self.tol is not None
+            certified = certified and not self.early_stopping
+            learning_rate = _auto_learning_rate(
+                solver, smoothness, batch_size, certified
+            )
+            if certified:
 
-            def rate_for_batch(size):
-                return _auto_learning_rate(solver, smoothness, size)
+                def rate_for_batch(size):
+                    return _auto_learning_rate(solver, smoothness, size)
 
         previous = list(self.loss_curve_) if incremental and not first_call else []
         result = train(
@@ -612,8 +624,7 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         message += " Increase max_iter"
         if not get_solver(self.solver, self.get_params()).full_batch:
             message += (
-                ", or use solver='gd', which adapts its step to the local "
-                "smoothness"
+                ", or use solver='gd', which adapts its step to the local smoothness"
             )
         return message + "."
 

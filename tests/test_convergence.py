@@ -279,3 +279,18 @@ def test_shuffle_true_is_by_samples():
     c = AdamLogisticRegression(shuffle="blocks", **kw).fit(X, y)
     assert np.array_equal(a.coef_, b.coef_)
     assert not np.array_equal(a.coef_, c.coef_)
+
+
+def test_adam_auto_step_is_smaller_where_nothing_halves_it():
+    X, y = dataset("iris")
+    fitted = AdamLogisticRegression(solver="adam", random_state=0).fit(X, y)
+    assert fitted.learning_rate_ == 0.1
+    uncertified = AdamLogisticRegression(solver="adam", tol=None, max_iter=2)
+    assert uncertified.fit(X, y).learning_rate_ == 0.01
+    streamed = AdamLogisticRegression(solver="adam").partial_fit(X, y, np.unique(y))
+    assert streamed.learning_rate_ == 0.01
+    # solvers that do not override stream_learning_rate use the same 'auto'
+    for solver in ("gd", "minibatch"):
+        a = AdamLogisticRegression(solver=solver, max_iter=2).fit(X, y)
+        b = AdamLogisticRegression(solver=solver).partial_fit(X, y, np.unique(y))
+        assert a.learning_rate_ == b.learning_rate_

@@ -52,4 +52,4 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     assert len(lines) == 3
     for epoch, line in enumerate(lines, start=1):
         assert line.startswith(f"Epoch {epoch}, objective = ")
-        assert "learning rate = 0.1" in line and "elapsed = " in line
+        assert "learning rate = 0.01" in line and "elapsed = " in line

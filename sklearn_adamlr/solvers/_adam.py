@@ -52,7 +52,9 @@ class Adam(Solver):
     On CSR data the steps are lazy (see :mod:`sklearn_adamlr._sparse`); with
     numba, whole epochs run in :class:`AdamSparseKernel`.
 
-    ``learning_rate='auto'`` is 0.1, a step in the units of the parameters
+    ``learning_rate='auto'`` is 0.1 in a ``fit`` with ``tol`` (0.01 in
+    ``partial_fit`` and with ``tol=None``, which never halve it; see
+    :meth:`stream_learning_rate`), a step in the units of the parameters
     (Adam's update has magnitude about :math:`\eta` whatever the scale of
     the gradient). In a ``fit`` with ``tol``, the training loop halves it
     whenever the full objective stops improving, which turns the large
@@ -94,6 +96,16 @@ class Adam(Solver):
     def auto_learning_rate(self, smoothness, batch_size):
         """A fixed 0.1: Adam's steps are scale free."""
         return 0.1
+
+    def stream_learning_rate(self, smoothness, batch_size):
+        """A fixed 0.01: without the certificate's halving, a smaller step.
+
+        Measured on one pass of ``partial_fit`` over 400,000 x 100 dense rows
+        in chunks of 10,000: the relative gap to the optimum is 1.7e-1 at a
+        step of 0.1, 1.4e-2 at 0.01, 4.6e-3 at 0.003 (0.01 is also the step
+        of earlier versions, so streams keep their numbers).
+        """
+        return 0.01
 
     def _corrected_rate(self, learning_rate, t):
         """The step size of update ``t`` with the bias correction folded in."""

@@ -157,6 +157,27 @@ class Solver:
         """
         return 1.0 / smoothness.expected(batch_size)
 
+    def stream_learning_rate(self, smoothness, batch_size):
+        """The ``'auto'`` step when no certificate can reduce it.
+
+        :meth:`auto_learning_rate` serves a ``fit`` with ``tol``, whose
+        training loop doubles the batch and halves the step when the
+        objective stalls. ``partial_fit`` and a ``fit`` with ``tol=None``
+        measure nothing and keep their step; a solver whose ``'auto'`` step
+        relies on that decay returns a smaller one here. The default is
+        :meth:`auto_learning_rate`'s.
+
+        Parameters
+        ----------
+        smoothness : Smoothness
+        batch_size : int
+
+        Returns
+        -------
+        learning_rate : float
+        """
+        return self.auto_learning_rate(smoothness, batch_size)
+
     def init_state(self, params):
         """A fresh state for parameters shaped like ``params``.
 
