@@ -152,8 +152,10 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         (``L`` the Lipschitz constant of the gradient; ``gd`` then adapts its
         step to the local smoothness), ``1 / L_b`` for ``'minibatch'``
         (``L_b`` the expected smoothness of a minibatch) and 0.1 for
-        ``'adam'`` (0.01 in :meth:`partial_fit`, with ``tol=None`` or
-        ``early_stopping``, where nothing halves it). The value used is
+        ``'adam'``; in :meth:`partial_fit`, with ``tol=None`` or with
+        ``early_stopping``, where nothing halves the step, ``(1 - momentum)
+        / L_b`` for ``'minibatch'`` and 0.01 for ``'adam'``
+        (``Solver.stream_learning_rate``). The value used is
         ``learning_rate_``. In :meth:`fit` with ``tol``, when the full
         objective stops improving (for about 10 updates, 20 for
         ``'minibatch'``, and at least an epoch) the batch size doubles, with
