@@ -13,7 +13,6 @@ from scipy import sparse
 
 from sklearn_adamlr import (
     AdamLogisticRegression,
-    Solver,
     _engines,
     _kernels,
     available_solvers,
@@ -24,20 +23,6 @@ from sklearn_adamlr._penalties import ElasticNet
 from sklearn_adamlr._training import Problem
 
 needs_numba = pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not installed")
-
-
-class _Bare(Solver):
-    """A solver with only the required part of the contract (not registered)."""
-
-    name = "bare"
-
-    def init_state(self, params):
-        return None
-
-    def update(self, params, grad, state, learning_rate, prox):
-        params -= learning_rate * grad
-        if prox is not None:
-            prox(params, learning_rate)
 
 
 def _problem(X, l1_ratio=0.0):
@@ -67,7 +52,8 @@ CASES = [
     ("minibatch", "csr", 0.0, _engines.LinearEngine, False),
     ("minibatch", "csr", 0.5, _engines.KernelEngine, True),
     ("gd", "csr", 0.5, _engines.KernelEngine, False),
-    (_Bare(), "csr", 0.0, _engines.KernelEngine, False),
+    # conftest's third-party solver: only the required part of the contract
+    ("thirdparty_plain_sgd", "csr", 0.0, _engines.KernelEngine, False),
 ]
 
 
