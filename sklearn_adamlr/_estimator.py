@@ -593,7 +593,7 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         self.best_validation_score_ = (
             max(result.validation_scores) if validation else None
         )
-        self._solver_state = state
+        self._solver_state = result.state
         self._solver_class = type(solver)
         # The shape of the solver state depends on it, and coef_ alone cannot
         # tell whether the stream was started with an intercept.

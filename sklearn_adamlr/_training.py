@@ -185,6 +185,9 @@ class TrainingResult:
         The full objective where the call started (None when not measured).
     rate_scale : float
         The factor on the step size at the end of the call.
+    state : object
+        The solver's state at the end (a fresh one replaces the state passed
+        in when training restarts from its best point).
     """
 
     n_epochs: int = 0
@@ -197,6 +200,7 @@ class TrainingResult:
     objective: float | None = None
     start_objective: float | None = None
     rate_scale: float = 1.0
+    state: object = None
 
 
 def _batches(n_samples, batch_size):
@@ -395,6 +399,12 @@ def train(
                 stalled = certificate.stalled
             if stalled * len(fixed_bounds) >= solver.stall_patience:
                 certificate.stalled = certificate.stalled_marked = 0
+                if certificate.last_objective > certificate.start_objective:
+                    # Worse than where it started: the steps diverge. Resume
+                    # from the best point with a fresh state, so that the
+                    # smaller steps below do not start from far away.
+                    params[...] = certificate.best_params
+                    state = solver.init_state(params)
                 if batch_size < n:
                     # Stalled in the noise of the minibatches: double the
                     # batch, which halves the noise and keeps an epoch at
@@ -447,6 +457,7 @@ def train(
                 )
             break
     result.rate_scale = rate_scale
+    result.state = state
     if certify:
         if certificate.best_epoch != result.n_epochs:
             result.best_params = certificate.best_params
@@ -492,6 +503,7 @@ class _Certificate:
         )
         self._epoch += 1
         self.last = optimality
+        self.last_objective = value
         if self._epoch == 0:
             self.start_objective = value
         # A "marked" improvement: by more than STALL_SHARE of the progress
