@@ -139,3 +139,18 @@ def test_l1_prox_gives_exact_zeros_and_no_nan():
     with np.errstate(all="raise"):
         pen.prox(w, 0.1)
     np.testing.assert_array_equal(w.ravel(), [0.0, 0.0, 0.0, 0.9])
+
+
+def test_elastic_net_value_and_stationarity_from_their_definitions():
+    # written from the formulas, not from the package's helpers (a mutant
+    # that starts the value at 1.0 survived every other test)
+    pen = ElasticNet(alpha=2.0, l1_ratio=0.25)
+    w = np.array([[0.0], [1.5], [-2.0]])
+    l2, l1 = 2.0 * 0.75, 2.0 * 0.25
+    assert pen.value(w) == pytest.approx(0.5 * l2 * 6.25 + l1 * 3.5, rel=1e-15)
+    assert ElasticNet(alpha=0.0, l1_ratio=0.5).value(w) == 0.0
+    g = np.array([[0.2], [-0.7], [0.1]])
+    # zero coefficient: |0.2| - 0.5 < 0 -> 0; nonzero: |g + l1 sign(w)|
+    expected = max(0.0, abs(-0.7 + 0.5), abs(0.1 - 0.5))
+    assert pen.stationarity(w, g) == pytest.approx(expected, rel=1e-15)
+    assert ElasticNet(alpha=1.0, l1_ratio=0.0).stationarity(w, g) == 0.7
