@@ -111,7 +111,6 @@ class Engine:
     def __init__(self, problem, solver, params, batch_size, row_scale=None):
         self.problem = problem
         self.solver = solver
-        self.batch_size = batch_size
         self.row_scale = row_scale
         d = problem.n_features
         penalty = problem.penalty

@@ -352,7 +352,7 @@ def train(
     no_improvement = 0
     if certify:
         certificate = _Certificate(engine, params)
-        result.start_objective = certificate.best_objective
+        result.start_objective = certificate.start_objective
     start_time = time.perf_counter()
     for epoch in range(max_epochs):
         plan = _epoch_plan(rng, fixed_bounds, n, batch_size, gather, rotate)
@@ -479,9 +479,11 @@ class _Certificate:
     """The full-data objective and certificate of each epoch, and the best point.
 
     ``measure(params)`` evaluates both at ``params`` (one pass over ``X``
-    through the engine), keeps a copy of ``params`` when their objective is
-    the lowest seen (the starting point counts, as epoch 0), and returns the
-    number of epochs in a row without a new lowest objective.
+    through the engine) and keeps a copy of ``params`` when their objective
+    is the lowest seen (the starting point counts, as epoch 0). ``stalled``
+    counts the epochs in a row without a new lowest objective,
+    ``stalled_marked`` those without one lower by more than ``STALL_SHARE``
+    of the progress so far.
     """
 
     def __init__(self, engine, params):
