@@ -13,7 +13,10 @@ the objective and the gradient on the whole data. The engines:
 - :class:`LinearEngine`: a linear solver's steps on CSR data in scaled
   coordinates (:class:`~sklearn_adamlr._kernels.LinearKernel`);
 - :class:`SolverKernelEngine`: a lazy solver's own compiled epoch on CSR data
-  (``Capabilities.sparse_kernel``).
+  (``Capabilities.sparse_kernel``);
+- :class:`DataEpochEngine`: the epoch of a solver whose steps need the data
+  itself (``Capabilities.data_epoch``, e.g. SAGA's table of per-sample
+  gradients), one step per sample.
 
 The lazy sparse path (see :mod:`sklearn_adamlr._sparse`) is a mode of the
 first two, not an engine of its own: its steps are the same per-minibatch
@@ -344,6 +347,37 @@ class SolverKernelEngine(Engine):
         return loss_sum, self._penalty_after(params)
 
 
+class DataEpochEngine(Engine):
+    """A solver's own epoch with the data (``Capabilities.data_epoch``).
+
+    The plan has one sample per step; the solver's class runs the steps,
+    compiled when the data allow it, else through its numpy reference.
+    """
+
+    def __init__(self, problem, solver, params, batch_size, row_scale=None):
+        super().__init__(problem, solver, params, batch_size, row_scale)
+        compiled = _kernels.supports(problem.X, params)
+        epoch_class = capabilities_of(solver).data_epoch
+        self.runner = epoch_class(solver, problem, params, compiled)
+
+    def run_epoch(self, plan, params, state, rates):
+        starts, _, order = plan
+        n = self.problem.n_samples
+        samples = order[starts] if order is not None else np.remainder(starts, n)
+        rates = np.asarray(rates, dtype=np.float64)
+        if rates.min() != rates.max():
+            raise ValueError(
+                f"Solver {self.solver.name!r} takes a constant step size "
+                f"within an epoch, got steps from {rates.min():g} to "
+                f"{rates.max():g}: use schedule='constant' (its steps "
+                "converge without a decaying schedule)."
+            )
+        loss_sum, finite = self.runner.epoch(params, state, samples, float(rates[0]))
+        if not finite:
+            raise FloatingPointError("overflow in the step")
+        return loss_sum, self._penalty_after(params)
+
+
 def make_engine(problem, solver, params, batch_size, shuffle):
     """The engine for this problem and solver: the one place that chooses.
 
@@ -363,6 +397,10 @@ def make_engine(problem, solver, params, batch_size, shuffle):
     engine : Engine
     """
     can = capabilities_of(solver)
+    # A solver that needs the data itself runs its own epochs, whatever the
+    # data; it chooses between its compiled and numpy paths.
+    if can.data_epoch is not None:
+        return DataEpochEngine(problem, solver, params, batch_size)
     X = problem.X
     is_sparse = sparse.issparse(X)
     compiled = _kernels.supports(X, params)

@@ -19,6 +19,7 @@ from scipy import sparse
 from ._engines import make_engine, shuffle_mode
 from ._loss import lipschitz_constant
 from ._schedules import Constant
+from .solvers._base import capabilities_of
 
 
 class RisingLossWarning(UserWarning):
@@ -124,12 +125,12 @@ class Smoothness:
         return L + p.penalty.l2
 
     @cached_property
-    def max_sample(self):
-        """Largest ``L_i`` of a single weighted sample's gradient, plus L2."""
+    def _sample_constants(self):
+        """``(max, mean)`` of the ``L_i`` of the weighted samples, without L2."""
         p = self._problem
         X = p.X
         sw_scale = p.n_samples / p.weight_sum
-        largest = 0.0
+        largest = total = 0.0
         # Row norms in blocks: memory stays O(block), never O(n) or a copy of X.
         for start in range(0, p.n_samples, 4096):
             block = X[start : start + 4096]
@@ -141,7 +142,33 @@ class Smoothness:
             if p.sample_weight is not None:
                 sq *= p.sample_weight[start : start + 4096] * sw_scale
             largest = max(largest, float(sq.max()))
-        return p.loss.curvature * largest + p.penalty.l2
+            total += float(sq.sum())
+        curvature = p.loss.curvature
+        return curvature * largest, curvature * total / p.n_samples
+
+    @property
+    def max_sample(self):
+        """Largest ``L_i`` of a single weighted sample's gradient, plus L2."""
+        return self._sample_constants[0] + self._problem.penalty.l2
+
+    @property
+    def max_weighted_sample(self):
+        """Largest ``L_i`` over the samples of positive weight only, plus L2.
+
+        For a method that steps on those samples only (SAGA skips a sample
+        of zero weight), each ``f_i`` is scaled by their count, not by
+        ``n_samples``.
+        """
+        p = self._problem
+        if p.sample_weight is None:
+            return self.max_sample
+        counted = np.count_nonzero(p.sample_weight > 0) / p.n_samples
+        return self._sample_constants[0] * counted + p.penalty.l2
+
+    @property
+    def mean_sample(self):
+        """Mean of the ``L_i`` of the weighted samples' gradients, plus L2."""
+        return self._sample_constants[1] + self._problem.penalty.l2
 
     def expected(self, batch_size):
         """Expected smoothness of a minibatch of ``batch_size`` samples.
@@ -204,10 +231,9 @@ class TrainingResult:
 
 
 def _batches(n_samples, batch_size):
-    """Start/stop pairs of the contiguous minibatches of one epoch."""
-    return [
-        (s, min(s + batch_size, n_samples)) for s in range(0, n_samples, batch_size)
-    ]
+    """``(starts, stops)`` of the contiguous minibatches of one epoch."""
+    starts = np.arange(0, n_samples, batch_size, dtype=np.intp)
+    return starts, np.minimum(starts + batch_size, n_samples)
 
 
 def _epoch_plan(rng, bounds, n_samples, batch_size, gather, rotate):
@@ -221,13 +247,12 @@ def _epoch_plan(rng, bounds, n_samples, batch_size, gather, rotate):
     batch that straddles the end of ``X`` is not a view. Otherwise the fixed
     batches, in order. ``order`` is None unless ``gather``.
     """
-    starts = np.array([start for start, _ in bounds], dtype=np.intp)
-    stops = np.array([stop for _, stop in bounds], dtype=np.intp)
+    starts, stops = bounds
     if gather:
         return starts, stops, rng.permutation(n_samples)
     if rotate:
         offset = int(rng.randint(batch_size))
-        visit = rng.permutation(len(bounds))
+        visit = rng.permutation(len(starts))
         starts, stops = starts[visit] + offset, stops[visit] + offset
         past_end = starts >= n_samples
         starts[past_end] -= n_samples
@@ -330,8 +355,12 @@ def train(
         If the objective or the parameters become non-finite.
     """
     n = problem.n_samples
+    # A solver with its own epoch on the data steps once per sample.
+    per_sample = capabilities_of(solver).data_epoch is not None
     if solver.full_batch:
         batch_size = n
+    elif per_sample:
+        batch_size = 1
     batch_size = max(1, min(batch_size, n))
     mode = shuffle_mode(shuffle)
     engine, fixed_bounds, gather, rotate = _setup(
@@ -358,7 +387,10 @@ def train(
         plan = _epoch_plan(rng, fixed_bounds, n, batch_size, gather, rotate)
         epoch_no = epoch_offset + epoch + 1
         n_steps = len(plan[0])
-        rates = [rate_at(result.t + b) for b in range(1, n_steps + 1)]
+        if constant_rate:
+            rates = np.full(n_steps, learning_rate * rate_scale)
+        else:
+            rates = [rate_at(result.t + b) for b in range(1, n_steps + 1)]
         try:
             # An overflow or a NaN in the arithmetic of a batch is divergence;
             # catch it at its first batch, before it spreads to the state.
@@ -393,19 +425,30 @@ def train(
             certificate.measure(params)
             # The patience is counted in updates: a few epochs of a small data
             # set, a single epoch of thousands of minibatches.
-            if batch_size < n:
+            grow = batch_size < n and not per_sample
+            if grow:
                 stalled = certificate.stalled_marked
             else:
                 stalled = certificate.stalled
-            if stalled * len(fixed_bounds) >= solver.stall_patience:
+            # per-sample solvers count their patience in epochs
+            updates = 1 if per_sample else len(fixed_bounds[0])
+            if stalled * updates >= solver.stall_patience:
                 certificate.stalled = certificate.stalled_marked = 0
-                if certificate.last_objective > certificate.start_objective:
+                if per_sample or (
+                    certificate.last_objective > certificate.start_objective
+                ):
                     # Worse than where it started: the steps diverge. Resume
                     # from the best point with a fresh state, so that the
-                    # smaller steps below do not start from far away.
+                    # smaller steps below do not start from far away. A
+                    # per-sample solver always does: its steps (SAGA's, at a
+                    # step beyond the theory's) can jump far above the best
+                    # point in one epoch, and steady progress from there
+                    # counts as a stall that halves the step again and again
+                    # (digits, C=1, L1: to 1e-3 of the start step, at a
+                    # relative gap of 1e-2).
                     params[...] = certificate.best_params
                     state = solver.init_state(params)
-                if batch_size < n:
+                if grow:
                     # Stalled in the noise of the minibatches: double the
                     # batch, which halves the noise and keeps an epoch at
                     # one pass over X; at the full batch the gradient is

@@ -54,6 +54,9 @@ CASES = [
     ("gd", "csr", 0.5, _engines.KernelEngine, False),
     # conftest's third-party solver: only the required part of the contract
     ("thirdparty_plain_sgd", "csr", 0.0, _engines.KernelEngine, False),
+    # a solver with its own epoch on the data, whatever the data
+    ("saga", "dense", 0.0, _engines.DataEpochEngine, False),
+    ("saga", "csr", 0.5, _engines.DataEpochEngine, False),
 ]
 
 
@@ -71,6 +74,10 @@ def test_make_engine_rules(monkeypatch, solver, fmt, l1_ratio, expected, lazy):
     # the same rule (a linear solver without prox is not lazy: its dense steps).
     monkeypatch.setattr(_kernels, "AVAILABLE", False)
     engine = _engines.make_engine(problem, solver, params, batch, True)
+    if expected is _engines.DataEpochEngine:
+        # it runs its own numpy reference
+        assert type(engine) is expected and not engine.runner.compiled
+        return
     assert type(engine) is _engines.NumpyEngine
     reference_lazy = lazy and expected is not _engines.LinearEngine
     assert (engine.row_scale is not None) is reference_lazy
@@ -84,19 +91,30 @@ def test_float64_params_on_float32_data_take_the_reference():
     assert type(engine) is _engines.NumpyEngine
 
 
+REFERENCE = "NumpyEngine"
+
+
 def _spy_engines(monkeypatch):
-    """Record the class of every engine that runs an epoch."""
+    """Record the name of every engine that runs an epoch.
+
+    A solver's own epoch (``DataEpochEngine``) chooses between its compiled
+    and numpy paths itself: its name says which one ran.
+    """
     ran = []
     for cls in (
         _engines.NumpyEngine,
         _engines.KernelEngine,
         _engines.LinearEngine,
         _engines.SolverKernelEngine,
+        _engines.DataEpochEngine,
     ):
         original = cls.run_epoch
 
         def run_epoch(self, *args, _original=original):
-            ran.append(type(self))
+            name = type(self).__name__
+            if isinstance(self, _engines.DataEpochEngine) and not self.runner.compiled:
+                name = REFERENCE
+            ran.append(name)
             return _original(self, *args)
 
         monkeypatch.setattr(cls, "run_epoch", run_epoch)
@@ -122,8 +140,8 @@ def test_compiled_engine_ran_and_matches_the_reference(
     ran.clear()
     monkeypatch.setattr(_kernels, "AVAILABLE", False)
     reference = AdamLogisticRegression(**kw).fit(X, y)
-    assert set(ran) == {_engines.NumpyEngine}
-    assert _engines.NumpyEngine not in engines_compiled
+    assert set(ran) == {REFERENCE}
+    assert REFERENCE not in engines_compiled
     # measured: at most 5.6e-16 apart (the kernels reassociate sums)
     np.testing.assert_allclose(compiled.coef_, reference.coef_, rtol=0, atol=1e-12)
     np.testing.assert_allclose(

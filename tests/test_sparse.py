@@ -110,7 +110,7 @@ def _brute_force_share(X, batch_size, shuffle):
         for start, stop, rows in _engines._batch_list(plan, n):
             rows = np.arange(start, stop) if rows is None else rows[start:stop]
             hits[np.unique(X[rows].indices)] += 1
-    return hits / (len(offsets) * len(bounds))
+    return hits / (len(offsets) * len(bounds[0]))
 
 
 @pytest.mark.parametrize("compiled", [True, False])

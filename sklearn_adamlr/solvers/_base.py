@@ -52,17 +52,31 @@ class Capabilities:
         ``epoch(state, starts, stops, order, rates, mean_weight, l2) ->
         (loss_sum, finite)`` and ``store(params, state)``; see
         :class:`~sklearn_adamlr.solvers._adam.AdamSparseKernel`.
+    data_epoch : type or None, default=None
+        For a solver whose steps need the data itself, not a minibatch
+        gradient (a variance-reduced method keeps a table of per-sample
+        gradients): the class that runs its epochs. It is built as
+        ``data_epoch(solver, problem, params, compiled)``, where
+        ``compiled`` says whether the compiled kernels apply to the data
+        (else it must take its numpy reference path), and provides
+        ``epoch(params, state, samples, rate) -> (loss_sum, finite)``: one
+        step per sample of ``samples``, in order, at the constant step
+        ``rate``. :meth:`Solver.update` is then never called; the training
+        loop ignores ``batch_size``, requires a constant ``schedule``, and
+        counts ``stall_patience`` in epochs (see
+        :class:`~sklearn_adamlr.solvers._saga.SagaEpoch`).
 
     Examples
     --------
     >>> from sklearn_adamlr import get_solver
     >>> get_solver("minibatch").capabilities
-    Capabilities(lazy=True, linear=True, sparse_kernel=None)
+    Capabilities(lazy=True, linear=True, sparse_kernel=None, data_epoch=None)
     """
 
     lazy: bool = False
     linear: bool = False
     sparse_kernel: type | None = None
+    data_epoch: type | None = None
 
 
 def capabilities_of(solver):
@@ -97,7 +111,8 @@ class Solver:
         In a ``fit`` with ``tol``, how many updates without a new lowest full
         objective (never less than one epoch) make the training loop double
         the batch size, or at the full batch halve the step size. 10 by
-        default.
+        default. For a solver with ``Capabilities.data_epoch``, how many
+        epochs before the step is halved.
 
     Examples
     --------
