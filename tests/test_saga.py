@@ -1,0 +1,324 @@
+"""SAGA: its lazy closed-form step, its compiled epochs against the numpy
+reference, its optimum against an independent solver, and its streaming.
+
+The reference optimum is computed here from the definitions, with scipy's
+L-BFGS-B on the split ``w = w+ - w-`` (bounds make the L1 part smooth), not
+with any helper of the package.
+"""
+
+import math
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from conftest import standardized
+from scipy import optimize, sparse
+from scipy.special import expit, log_expit, logsumexp
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_adamlr import AdamLogisticRegression, _engines, _kernels
+from sklearn_adamlr.solvers import _saga
+
+needs_numba = pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not installed")
+
+
+# ------------------------------------------------------------ the lazy step
+
+
+def _iterate(w, m, c, tau, a):
+    """``m`` steps of ``w <- a * S(w - c, tau)``, one at a time."""
+    for _ in range(m):
+        u = w - c
+        w = a * math.copysign(max(abs(u) - tau, 0.0), u)
+    return w
+
+
+def _cases(seed, n_cases):
+    rng = np.random.RandomState(seed)
+    for _ in range(n_cases):
+        w = rng.normal() * 10 ** rng.uniform(-3, 1)
+        c = rng.choice([-1, 1]) * 10 ** rng.uniform(-6, -1)
+        tau = rng.choice([0.0, 10 ** rng.uniform(-6, -1)])
+        l2_step = rng.choice([0.0, 10 ** rng.uniform(-8, -1)])
+        m = int(rng.choice([1, 2, 3, 17, 300, 3000]))
+        yield w, m, c, tau, l2_step
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_repeat_step_is_the_iterated_step(compiled):
+    repeat = _saga.repeat_step
+    if not compiled:
+        repeat = getattr(repeat, "py_func", repeat)
+    elif not _kernels.AVAILABLE:
+        pytest.skip("numba not installed")
+    worst = 0.0
+    for w, m, c, tau, l2_step in _cases(0, 600):
+        a = 1.0 / (1.0 + l2_step)
+        expected = _iterate(w, m, c, tau, a)
+        got = repeat(w, m, c, tau, a, -math.log1p(l2_step), l2_step * a)
+        # the iteration's own rounding grows with m: compare in its units
+        scale = max(abs(w), abs(c) * m, 1e-300) * m * np.finfo(float).eps
+        worst = max(worst, abs(got - expected) / scale)
+        # a zero of the iteration is an exact zero of the closed form
+        assert (got == 0.0) == (expected == 0.0)
+    # measured: 1.6 units (of m roundings of the iterate's size)
+    assert worst < 3
+
+
+def test_geometric_tables_are_the_iterated_l2_step():
+    rate, l2, n = 0.3, 1e-3, 5000
+    powers, sums = _saga._geometric(n, rate, l2)
+    a = 1.0 / (1.0 + rate * l2)
+    for m in (0, 1, 2, 50, 4999, 5000):
+        w, c = 0.7, -0.01
+        expected = _iterate(w, m, c, 0.0, a)
+        # measured: 2e-15 relative
+        assert powers[m] * w - c * a * sums[m] == pytest.approx(expected, rel=1e-13)
+    powers, sums = _saga._geometric(10, rate, 0.0)
+    assert np.array_equal(powers, np.ones(11)) and np.array_equal(sums, np.arange(11))
+
+
+# ------------------------------------------- compiled epochs vs the reference
+
+
+def _sparse_problem(n=300, d=2000, density=0.005, n_classes=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = sparse.random(n, d, density=density, format="csr", random_state=rng)
+    X.data = rng.normal(size=X.nnz)
+    y = rng.randint(n_classes, size=n)
+    return X, y
+
+
+def _spy_runner(monkeypatch):
+    ran = []
+    original = _engines.DataEpochEngine.run_epoch
+
+    def run_epoch(self, *args):
+        ran.append(self.runner.compiled)
+        return original(self, *args)
+
+    monkeypatch.setattr(_engines.DataEpochEngine, "run_epoch", run_epoch)
+    return ran
+
+
+@needs_numba
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_compiled_epochs_match_the_reference(
+    monkeypatch, fmt, n_classes, l1_ratio, fit_intercept
+):
+    # 2000 features at 1.5 non-zeros a row: a feature waits ~200 steps for
+    # its next sample, so the lazy epoch's catch-up does most of the work.
+    X, y = _sparse_problem(n_classes=n_classes)
+    if fmt == "dense":
+        X = X.toarray()
+    sw = np.random.RandomState(1).uniform(0.5, 2.0, size=len(y))
+    kw = dict(
+        solver="saga", C=10.0, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+        max_iter=3, tol=None, random_state=0, learning_rate=0.05,
+    )  # fmt: skip
+    ran = _spy_runner(monkeypatch)
+    compiled = AdamLogisticRegression(**kw).fit(X, y, sample_weight=sw)
+    assert ran == [True] * 3
+    ran.clear()
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
+    reference = AdamLogisticRegression(**kw).fit(X, y, sample_weight=sw)
+    assert ran == [False] * 3
+    assert np.abs(reference.coef_).max() > 0.05  # the steps moved
+    # measured: at most 1.2e-14 apart (CSR: the closed-form catch-up against
+    # step-by-step updates; dense: 3.8e-15)
+    np.testing.assert_allclose(compiled.coef_, reference.coef_, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(
+        compiled.intercept_, reference.intercept_, rtol=0, atol=1e-13
+    )
+    # exact zeros in both
+    assert np.array_equal(compiled.coef_ == 0, reference.coef_ == 0)
+    if l1_ratio == 1.0:
+        assert (compiled.coef_ == 0).any()
+
+
+# ------------------------------------------------------ the optimum it finds
+
+
+def _objective(X, y, coef, intercept, C, l1_ratio):
+    """``sum(loss) / n + alpha * penalty``, from the definitions."""
+    n = X.shape[0]
+    z = np.asarray(X @ coef.T) + intercept
+    if coef.shape[0] == 1:
+        z = z[:, 0]
+        data = -(log_expit(z) * (y == 1) + log_expit(-z) * (y != 1)).sum()
+    else:
+        data = (logsumexp(z, axis=1) - z[np.arange(n), y]).sum()
+    alpha = 1.0 / (C * n)
+    penalty = 0.5 * (1 - l1_ratio) * (coef**2).sum() + l1_ratio * np.abs(coef).sum()
+    return data / n + alpha * penalty
+
+
+def _reference(X, y, C, l1_ratio):
+    """The optimum by L-BFGS-B on ``w = w+ - w-``, ``w+, w- >= 0``."""
+    n, d = X.shape
+    k = 1 if y.max() == 1 else y.max() + 1
+    alpha = 1.0 / (C * n)
+    l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
+    onehot = np.eye(k)[y] if k > 1 else y[:, None].astype(float)
+
+    def fun(v):
+        pos, neg = v[: d * k].reshape(d, k), v[d * k : 2 * d * k].reshape(d, k)
+        b = v[2 * d * k :]
+        w = pos - neg
+        z = np.asarray(X @ w) + b
+        if k == 1:
+            loss = -(log_expit(z) * onehot + log_expit(-z) * (1 - onehot)).sum()
+            r = expit(z) - onehot
+        else:
+            lse = logsumexp(z, axis=1, keepdims=True)
+            loss = (lse[:, 0] - (z * onehot).sum(axis=1)).sum()
+            r = np.exp(z - lse) - onehot
+        gw = np.asarray(X.T @ r) / n + l2 * w
+        value = loss / n + 0.5 * l2 * (w**2).sum() + l1 * (pos + neg).sum()
+        grad = np.concatenate([(gw + l1).ravel(), (-gw + l1).ravel(), r.sum(0) / n])
+        return value, grad
+
+    bounds = [(0, None)] * (2 * d * k) + [(None, None)] * k
+    res = optimize.minimize(
+        fun, np.zeros(2 * d * k + k), jac=True, method="L-BFGS-B", bounds=bounds,
+        options=dict(maxiter=100_000, maxfun=200_000, ftol=1e-15, gtol=1e-11),
+    )  # fmt: skip
+    return res.fun
+
+
+def _sparse_classification():
+    rng = np.random.RandomState(0)
+    X = sparse.random(2000, 500, density=0.02, format="csr", random_state=rng)
+    X.data = rng.normal(size=X.nnz)
+    w = rng.normal(size=500) * (rng.uniform(size=500) < 0.2)
+    y = (X @ w + 0.3 * rng.normal(size=2000) > 0).astype(int)
+    return X, y
+
+
+DATA = {
+    "breast_cancer": lambda: standardized(load_breast_cancer),
+    "digits": lambda: standardized(load_digits),
+    "wine": lambda: standardized(load_wine),
+    "sparse": _sparse_classification,
+}
+
+# The relative gaps above 1e-6 after 300 epochs, as measured (default step,
+# tol=1e-8): weakly regularised, ill-conditioned problems where SAGA's linear
+# rate, about 1 - mu / L_mean per sample, needs thousands of epochs;
+# scikit-learn's saga ends its 300 epochs on digits at C=1 at a gap of 8e-2.
+# Each still warns, since the certificate is not met.
+# All the other cases end at most 5.3e-8 above the reference (breast_cancer,
+# C=1, elastic net), most of them at 1e-11 or below; C=100 is reported in the
+# user guide ("solver='saga'"), not tested.
+MISSES = {
+    ("breast_cancer", 1.0, 1.0): 1.2e-3,
+    ("digits", 1.0, 0.0): 1.0e-5,
+    ("digits", 1.0, 1.0): 7.6e-4,
+    ("digits", 1.0, 0.5): 1.0e-5,
+}
+
+
+@pytest.mark.parametrize("l1_ratio", [0.0, 1.0, 0.5])
+@pytest.mark.parametrize("C", [0.01, 1.0])
+@pytest.mark.parametrize("name", list(DATA))
+def test_reaches_the_optimum_in_300_epochs(name, C, l1_ratio):
+    X, y = DATA[name]()
+    optimum = _reference(X, y, C, l1_ratio)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = AdamLogisticRegression(
+            solver="saga", C=C, l1_ratio=l1_ratio, tol=1e-8, max_iter=300,
+            random_state=0,
+        ).fit(X, y)  # fmt: skip
+    gap = (_objective(X, y, clf.coef_, clf.intercept_, C, l1_ratio) - optimum) / abs(
+        optimum
+    )
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    # it warns exactly when the certificate is not met
+    assert warned == (clf.optimality_ > 1e-8)
+    if (name, C, l1_ratio) in MISSES:
+        assert gap <= 2 * MISSES[name, C, l1_ratio]
+        assert warned
+        return
+    assert gap <= 1e-6
+    if l1_ratio > 0:
+        gd = AdamLogisticRegression(
+            solver="gd", C=C, l1_ratio=l1_ratio, tol=1e-10, max_iter=50_000
+        ).fit(X, y)
+        assert np.array_equal(clf.coef_ == 0, gd.coef_ == 0)
+
+
+# ------------------------------------------------------------------ streams
+
+
+def test_a_chunk_of_another_size_rebuilds_the_table():
+    X, y = standardized(load_breast_cancer)
+    est = AdamLogisticRegression(solver="saga", random_state=0)
+    est.partial_fit(X[:300], y[:300], classes=[0, 1])
+    assert est._solver_state.table.shape == (300, 1)
+    fresh = pickle.loads(pickle.dumps(est))
+    fresh._solver_state.table = None  # what a rebuild starts from
+    est.partial_fit(X[300:500], y[300:500])
+    fresh.partial_fit(X[300:500], y[300:500])
+    assert est._solver_state.table.shape == (200, 1)
+    np.testing.assert_array_equal(est.coef_, fresh.coef_)
+
+
+def test_a_stale_table_of_the_same_size_does_not_bias_the_optimum():
+    # A chunk with as many rows keeps the table's entries (another chunk's
+    # gradients) but recomputes their mean on the new chunk: from the new
+    # chunk's optimum, the steps come back to it. With the old chunk's mean,
+    # they would settle where the gradient equals the difference of means.
+    X, y = standardized(load_breast_cancer)
+    A, yA, B, yB = X[:280], y[:280], X[280:560], y[280:560]
+    target = AdamLogisticRegression(solver="gd", tol=1e-10, max_iter=10_000)
+    target.fit(B, yB)
+    optimum = _objective(B, yB, target.coef_, target.intercept_, 1.0, 0.0)
+    est = AdamLogisticRegression(solver="saga", random_state=0)
+    est.partial_fit(A, yA, classes=[0, 1])
+    est.coef_, est.intercept_ = target.coef_.copy(), target.intercept_.copy()
+    for _ in range(200):
+        est.partial_fit(B, yB)
+    gap = _objective(B, yB, est.coef_, est.intercept_, 1.0, 0.0) - optimum
+    # measured: 2.6e-6 after 200 calls (3.4e-9 after 1000); with the old
+    # chunk's mean kept instead, 3.4e2 after 200 calls
+    assert gap / optimum < 5e-6
+
+
+def test_pickled_mid_fit_continues_as_without_the_pickle():
+    X, y = standardized(load_wine)
+    kw = dict(solver="saga", max_iter=3, tol=None, random_state=0)
+    straight = AdamLogisticRegression(**kw).fit(X, y)
+    resumed = pickle.loads(pickle.dumps(AdamLogisticRegression(**kw).fit(X, y)))
+    for est in (straight, resumed):
+        est.partial_fit(X, y)
+        est.partial_fit(X, y)
+    assert np.array_equal(straight.coef_, resumed.coef_)
+    assert straight.t_ == resumed.t_ == 5 * len(y)
+
+
+def test_float32_stays_float32():
+    X, y = standardized(load_wine)
+    X = X.astype(np.float32)
+    est = AdamLogisticRegression(solver="saga", max_iter=5, tol=None).fit(X, y)
+    assert est.coef_.dtype == np.float32
+    assert est._solver_state.table.dtype == np.float32
+    assert est._solver_state.table.shape == (len(y), 3)
+
+
+def test_a_decaying_schedule_is_refused_and_the_model_kept():
+    X, y = standardized(load_wine)
+    est = AdamLogisticRegression(solver="saga", max_iter=2, tol=None).fit(X, y)
+    before = pickle.dumps(est)
+    est.set_params(schedule="invscaling")
+    with pytest.raises(ValueError, match="schedule='constant'"):
+        est.fit(X, y)
+    with pytest.raises(ValueError, match="constant step size"):
+        est.partial_fit(X, y)
+    est.set_params(schedule="constant")
+    assert pickle.dumps(est) == before
