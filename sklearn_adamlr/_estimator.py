@@ -151,26 +151,31 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         Base step size. ``'auto'`` asks the solver: ``1 / L`` for ``'gd'``
         (``L`` the Lipschitz constant of the gradient; ``gd`` then adapts its
         step to the local smoothness), ``1 / L_b`` for ``'minibatch'``
-        (``L_b`` the expected smoothness of a minibatch) and 0.1 for
-        ``'adam'``; in :meth:`partial_fit`, with ``tol=None`` or with
-        ``early_stopping``, where nothing halves the step, ``(1 - momentum)
-        / L_b`` for ``'minibatch'`` and 0.01 for ``'adam'``
+        (``L_b`` the expected smoothness of a minibatch), 0.1 for
+        ``'adam'`` and ``1 / L_mean`` for ``'saga'`` (``L_mean`` the mean
+        smoothness of one sample's loss); in :meth:`partial_fit`, with
+        ``tol=None`` or with ``early_stopping``, where nothing halves the
+        step, ``(1 - momentum) / L_b`` for ``'minibatch'``, 0.01 for
+        ``'adam'`` and ``1 / (3 L_max)`` for ``'saga'``
         (``Solver.stream_learning_rate``). The value used is
         ``learning_rate_``. In :meth:`fit` with ``tol``, when the full
         objective stops improving (for about 10 updates, 20 for
         ``'minibatch'``, and at least an epoch) the batch size doubles, with
         ``'auto'`` the step of the larger batch; at the full batch the step
         is halved instead, down to a thousandth of the start (see the user
-        guide).
+        guide); ``'saga'`` halves its step after 10 epochs without a lower
+        objective, and resumes from its best point.
     schedule : {'constant', 'invscaling'} or callable, default='constant'
         How the step decays with the update count ``t``: ``'invscaling'`` is
         ``learning_rate / t ** power_t``. A callable ``schedule(lr, t)`` must
-        pickle to keep the estimator picklable.
+        pickle to keep the estimator picklable. ``'saga'`` takes a constant
+        step (its steps converge without decay) and refuses the others.
     power_t : float, default=0.5
         Exponent of the ``'invscaling'`` schedule.
     batch_size : int or 'auto', default='auto'
         Samples per update, ``min(200, n_samples)`` for ``'auto'``. Ignored
-        by full-batch solvers.
+        by full-batch solvers and by ``'saga'``, which steps on one sample
+        at a time.
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data) in :meth:`fit`.
     tol : float or None, default=5e-5
@@ -182,8 +187,9 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         is zero only at the optimum, and without an L1 part it is the
         max-abs of the gradient, the quantity that ``tol`` bounds for
         ``LogisticRegression``'s lbfgs. The measurement costs one pass over
-        ``X`` per epoch. The parameters returned are those with the lowest
-        objective seen (the starting point included), and a fit that ends
+        ``X`` per epoch. A fit that meets it returns that point; otherwise
+        the parameters returned are those with the lowest objective seen
+        (the starting point included), and a fit that ends
         above ``tol`` raises a :class:`~sklearn.exceptions.ConvergenceWarning`
         that says how far it is. With ``early_stopping``, ``tol`` is the
         improvement of the validation score instead. None runs ``max_iter``
