@@ -163,7 +163,7 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         ``'minibatch'``, and at least an epoch) the batch size doubles, with
         ``'auto'`` the step of the larger batch; at the full batch the step
         is halved instead, down to a thousandth of the start (see the user
-        guide); ``'saga'`` halves its step after 10 epochs without a lower
+        guide); ``'saga'`` halves its step after 5 epochs without a lower
         objective, and resumes from its best point.
     schedule : {'constant', 'invscaling'} or callable, default='constant'
         How the step decays with the update count ``t``: ``'invscaling'`` is

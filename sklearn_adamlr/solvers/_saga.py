@@ -13,7 +13,7 @@ import numpy as np
 from scipy import sparse
 
 from .._kernels import _numba, rowloss
-from .._loss import gradient_from_raw
+from .._loss import gradient_from_raw, raw_prediction
 from ._base import Capabilities, Solver, register_solver
 
 
@@ -58,8 +58,8 @@ class Saga(Solver):
     For a linear model :math:`\nabla f_i(\phi_i)` is a scalar per output
     times :math:`[x_i, 1]`, so the state keeps a table of
     ``n_samples x n_outputs`` scalars in the dtype of ``X`` (for 1e6
-    samples, 8 MB in float64 per output), filled by a first epoch of plain
-    SGD steps (see :class:`SagaEpoch`). One epoch is one step per sample,
+    samples, 8 MB in float64 per output), built at the start point by one
+    pass over ``X`` (see :class:`SagaEpoch`). One epoch is one step per sample,
     in the order of ``shuffle``; ``batch_size`` is ignored.
 
     ``learning_rate='auto'`` is :math:`1 / L_{mean}`, with :math:`L_{mean}`
@@ -110,10 +110,13 @@ class Saga(Solver):
     """
 
     name = "saga"
-    # Counted in epochs for a solver with its own epoch (see Capabilities):
-    # the certificate is exact, so a few epochs without a new lowest
-    # objective mean the step is too large, not noise.
-    stall_patience = 10
+    # Counted in epochs for a solver with its own epoch (see Capabilities).
+    # SAGA's objective is not monotone at a good step, and a step too large
+    # keeps it in a noisy band with a rare new low: 3 epochs halved digits'
+    # step too early (C=1, L2: a gap of 6.6e-4 after 300 epochs, 1.6e-5
+    # with 5); 10 let 20000 x 20 raw make_classification data wander near a
+    # gap of 3e-2 for 30 epochs (5: 1e-6 at epoch 28).
+    stall_patience = 5
 
     def init_state(self, params):
         return SagaState()
@@ -252,8 +255,8 @@ def _terms(z, y, weight, one):
     return -shifted_y, norm
 
 
-def _dense_epoch(X, target, sw, samples, params, table, mg, rate, mean_rate, nw,
-                 inv_w, l1, l2, z, delta):  # fmt: skip
+def _dense_epoch(X, target, sw, samples, params, table, mg, rate, nw, inv_w, l1, l2,
+                 z, delta):  # fmt: skip
     """One epoch of SAGA steps on dense rows; ``(loss sum, finite)``."""
     d = X.shape[1]
     k = params.shape[1]
@@ -295,18 +298,18 @@ def _dense_epoch(X, target, sw, samples, params, table, mg, rate, mean_rate, nw,
             step, add = rate * nw * delta[0], inv_w * delta[0]
             for j in range(d):
                 x = X[i, j]
-                w[j] = _prox_scalar(w[j] - (step * x + mean_rate * m[j]), tau, a)
+                w[j] = _prox_scalar(w[j] - (step * x + rate * m[j]), tau, a)
                 m[j] += add * x
         else:
             for j in range(d):
                 x = X[i, j]
                 for c in range(k):
-                    g = rate * nw * delta[c] * x + mean_rate * mg[j, c]
+                    g = rate * nw * delta[c] * x + rate * mg[j, c]
                     params[j, c] = _prox_scalar(params[j, c] - g, tau, a)
                     mg[j, c] += inv_w * delta[c] * x
         if has_intercept:
             for c in range(k):
-                params[d, c] -= rate * nw * delta[c] + mean_rate * mg[d, c]
+                params[d, c] -= rate * nw * delta[c] + rate * mg[d, c]
                 mg[d, c] += inv_w * delta[c]
     return total + np.log(product), True
 
@@ -325,7 +328,7 @@ def _catch_up(w, lag, c, tau, a, log_a, one_minus_a, powers, sums):
 
 
 def _csr_epoch(data, indices, indptr, d, target, sw, samples, params, table, mg,
-               rate, mean_rate, nw, inv_w, l1, l2, last, z, delta, powers,
+               rate, nw, inv_w, l1, l2, last, z, delta, powers,
                sums):  # fmt: skip
     """One epoch of lazy SAGA steps on CSR rows; ``(loss sum, finite)``.
 
@@ -354,7 +357,7 @@ def _csr_epoch(data, indices, indptr, d, target, sw, samples, params, table, mg,
             if lag > 0:
                 for c in range(k):
                     params[j, c] = _catch_up(
-                        params[j, c], lag, mean_rate * mg[j, c], tau, a, log_a,
+                        params[j, c], lag, rate * mg[j, c], tau, a, log_a,
                         one_minus_a, powers, sums,
                     )  # fmt: skip
                 last[j] = t
@@ -376,20 +379,20 @@ def _csr_epoch(data, indices, indptr, d, target, sw, samples, params, table, mg,
             j = indices[p]
             x = data[p]
             for c in range(k):
-                g = rate * nw * delta[c] * x + mean_rate * mg[j, c]
+                g = rate * nw * delta[c] * x + rate * mg[j, c]
                 params[j, c] = _prox_scalar(params[j, c] - g, tau, a)
                 mg[j, c] += inv_w * delta[c] * x
             last[j] = t + 1
         if has_intercept:
             for c in range(k):
-                params[d, c] -= rate * nw * delta[c] + mean_rate * mg[d, c]
+                params[d, c] -= rate * nw * delta[c] + rate * mg[d, c]
                 mg[d, c] += inv_w * delta[c]
     for j in range(d):
         lag = n_steps - last[j]
         if lag > 0:
             for c in range(k):
                 params[j, c] = _catch_up(
-                    params[j, c], lag, mean_rate * mg[j, c], tau, a, log_a,
+                    params[j, c], lag, rate * mg[j, c], tau, a, log_a,
                     one_minus_a, powers, sums,
                 )  # fmt: skip
         last[j] = 0
@@ -419,15 +422,14 @@ if _numba.AVAILABLE:
     _csr_epoch = _numba.jit(_csr_epoch)
 
 
-def reference_epoch(problem, samples, params, table, mg, rate, mean_rate, nw):
+def reference_epoch(problem, samples, params, table, mg, rate, nw):
     """One epoch of SAGA steps with numpy, for dense or CSR ``X``: the reference.
 
     Every coefficient takes every step (no laziness); the compiled epochs
     must give the same numbers up to rounding. ``nw`` is the scale of each
     sample's data term, ``n / sum(sample_weight)`` over the ``n`` samples
     that count; ``table`` and ``mg`` (the table's mean gradient, float64)
-    are updated in place; ``mean_rate`` is the step on ``mg``: ``rate``, or
-    0 in the epoch that fills a new table (plain SGD steps).
+    are updated in place.
 
     Returns
     -------
@@ -452,12 +454,12 @@ def reference_epoch(problem, samples, params, table, mg, rate, mean_rate, nw):
         delta = g[0] - table[i]
         table[i] = g[0]
         outer = np.outer(x, delta)
-        u = params[:d] - (rate * nw * outer + mean_rate * mg[:d])
+        u = params[:d] - (rate * nw * outer + rate * mg[:d])
         shrunk = np.maximum(np.abs(u) - rate * l1, 0.0)
         params[:d] = a * np.copysign(shrunk, u)
         mg[:d] += inv_w * outer
         if has_intercept:
-            params[d] -= rate * nw * delta + mean_rate * mg[d]
+            params[d] -= rate * nw * delta + rate * mg[d]
             mg[d] += inv_w * delta
     return total
 
@@ -465,9 +467,9 @@ def reference_epoch(problem, samples, params, table, mg, rate, mean_rate, nw):
 class SagaEpoch:
     """SAGA's epochs on one data set: ``Capabilities.data_epoch`` of :class:`Saga`.
 
-    It starts a table (:class:`SagaState`) of zeros when the state has none
-    for this data (shape or dtype differ), which the first epoch fills with
-    plain SGD steps, and computes the table's mean gradient
+    It builds the table (:class:`SagaState`) at the current point, in one
+    pass over ``X``, when the state has none for this data (shape or dtype
+    differ), and computes the table's mean gradient
     ``[X, 1]^T table / sum(sample_weight)`` in float64 whenever it meets a
     table it has not seen (once per training call, one pass over ``X``);
     the steps then keep both up to date. The compiled
@@ -498,11 +500,10 @@ class SagaEpoch:
     >>> epoch = SagaEpoch(saga, problem, params, compiled=False)
     >>> loss, finite = epoch.epoch(params, state, np.array([0, 1, 2]), 0.1)
     >>> round(loss, 6), np.round(state.table.ravel(), 6).tolist()
-    (2.131974, [-0.5, 0.512497, -0.513427])
+    (2.038179, [-0.5, 0.495916, -0.483159])
 
-    The first epoch filled the table with ``sigmoid(z_i) - y_i`` where each
-    sample was visited: sample 0 at the start, ``sigmoid(0) - 1``; sample 1
-    after one SGD step had moved the intercept to 0.05.
+    The table starts at the gradients of the start point, ``sigmoid(0) - y``;
+    sample 0 is visited there, so its entry is unchanged.
     """
 
     def __init__(self, solver, problem, params, compiled):
@@ -526,17 +527,21 @@ class SagaEpoch:
             self._no_table = np.empty(0, dtype=np.float64)
 
     def _start(self, params, state):
-        """A new table if the state has none for this data, or the mean of its.
-
-        Returns whether the table is new: its first epoch fills it.
-        """
+        """Build the table if the state has none for this data; its mean."""
         p = self.problem
         shape = (p.n_samples, params.shape[1])
         table = state.table
         if table is None or table.shape != shape or table.dtype != params.dtype:
-            state.table = self._table = np.zeros(shape, dtype=params.dtype)
-            self.mean_grad[...] = 0.0
-            return True
+            # Built at the current point (Defazio et al.), not filled by a
+            # first epoch of plain SGD steps as SAG's is: after a restart from
+            # the best point (see train), the SGD epoch moved far from it, on
+            # 100k x 20 dense data from a gap of 1e-15 to 1e-3. From a cold
+            # start the two differed little (400k x 100 dense: 1e-6 at epoch
+            # 45 built, 42 filled).
+            raw = raw_prediction(p.X, params, p.n_features)
+            table = np.empty(shape, dtype=params.dtype)
+            p.loss.loss_gradient(raw, p.target, p.sample_weight, table)
+            state.table = table
         if table is not self._table:
             # In float64, a block of rows at a time: a float32 X is not copied.
             mean = self.mean_grad
@@ -550,7 +555,6 @@ class SagaEpoch:
                 )  # fmt: skip
                 mean += block
             self._table = table
-        return False
 
     def epoch(self, params, state, samples, rate):
         """One step per sample of ``samples``, in order, at the step ``rate``.
@@ -562,14 +566,7 @@ class SagaEpoch:
         finite : bool
             False if a raw prediction became non-finite (the step diverged).
         """
-        # A new table is filled by an epoch of plain SGD steps (each sample's
-        # gradient, without the correction, stored as it is visited), as SAG
-        # fills its own; built at the start point instead (Defazio et al.)
-        # it costs one more pass. On 400k x 100 dense data, default fit: a
-        # gap of 1e-6 at epoch 42, against 45 from a table built at the
-        # start; on the bundled data sets the gaps of tests/test_saga.py
-        # stay within a factor 1.4 either way.
-        mean_rate = 0.0 if self._start(params, state) else rate
+        self._start(params, state)
         p = self.problem
         n_steps = p.n_samples
         if p.sample_weight is not None:
@@ -583,7 +580,7 @@ class SagaEpoch:
         l1, l2 = p.penalty.l1, p.penalty.l2
         if not self.compiled:
             loss = reference_epoch(
-                p, samples, params, state.table, self.mean_grad, rate, mean_rate, nw
+                p, samples, params, state.table, self.mean_grad, rate, nw
             )
             return loss, bool(np.isfinite(params).all())
         sw = _numba._EMPTY[params.dtype.type]
@@ -598,12 +595,12 @@ class SagaEpoch:
                 powers = sums = self._no_table
             return _csr_epoch(
                 X.data, X.indices, X.indptr, X.shape[1], p.target, sw, samples,
-                params, state.table, self.mean_grad, rate, mean_rate, nw, inv_w,
+                params, state.table, self.mean_grad, rate, nw, inv_w,
                 l1, l2, self._last, self._z, self._delta, powers, sums,
             )  # fmt: skip
         return _dense_epoch(
             X, p.target, sw, samples, params, state.table, self.mean_grad, rate,
-            mean_rate, nw, inv_w, l1, l2, self._z, self._delta,
+            nw, inv_w, l1, l2, self._z, self._delta,
         )  # fmt: skip
 
 
