@@ -322,3 +322,30 @@ def test_a_decaying_schedule_is_refused_and_the_model_kept():
         est.partial_fit(X, y)
     est.set_params(schedule="constant")
     assert pickle.dumps(est) == before
+
+
+# --------------------------------------------------------- the step's constants
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_smoothness_constants_from_their_definitions(fmt):
+    from sklearn_adamlr._loss import loss_for
+    from sklearn_adamlr._penalties import ElasticNet
+    from sklearn_adamlr._training import Problem, Smoothness
+
+    X, y = _sparse_problem(n=50, d=30, density=0.2, n_classes=3)
+    sw = np.random.RandomState(2).uniform(0.0, 2.0, size=50)
+    sw[:5] = 0.0
+    Xd = X.toarray()
+    problem = Problem(
+        X=X if fmt == "csr" else Xd, target=y.astype(float), sample_weight=sw,
+        loss=loss_for(3), penalty=ElasticNet(alpha=0.1, l1_ratio=0.5),
+        fit_intercept=True,
+    )  # fmt: skip
+    smooth = Smoothness(problem)
+    # f_i = n_counted * sw_i * loss_i / sum(sw), the softmax's curvature 1/2
+    L_i = 0.5 * ((Xd**2).sum(axis=1) + 1.0) * sw / sw.sum()
+    l2 = 0.1 * 0.5
+    assert smooth.mean_sample == pytest.approx(L_i.sum() + l2, rel=1e-12)
+    assert smooth.max_sample == pytest.approx(50 * L_i.max() + l2, rel=1e-12)
+    assert smooth.max_weighted_sample == pytest.approx(45 * L_i.max() + l2, rel=1e-12)

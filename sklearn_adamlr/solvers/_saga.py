@@ -27,7 +27,7 @@ class SagaState:
         For each sample ``i``, ``sample_weight[i] * dloss_i/dz`` at the point
         where ``i`` was last visited, in the dtype of ``X``: the gradient of
         sample ``i``'s data term is ``table[i]`` times ``[x_i, 1]``. None
-        until the first epoch fills it.
+        until the first epoch builds it.
     """
 
     table: np.ndarray | None = None
@@ -64,9 +64,11 @@ class Saga(Solver):
 
     ``learning_rate='auto'`` is :math:`1 / L_{mean}`, with :math:`L_{mean}`
     the mean smoothness constant of one sample's weighted loss (plus the L2
-    part): the step that SAGA with sampling proportional to the constants
-    allows (Schmidt et al., 2015), beyond the :math:`1 / (3 L_{\max})` of
-    Theorem 1 of Defazio et al. (2014) for uniform sampling, which
+    part). With samples drawn in proportion to their constants, the
+    analyses of SAG and SAGA depend on their mean rather than their maximum
+    (Schmidt et al., 2015; Qian et al., 2019); with the uniform order used
+    here, :math:`1 / L_{mean}` is a heuristic beyond the
+    :math:`1 / (3 L_{\max})` of Theorem 1 of Defazio et al. (2014), which
     ``partial_fit`` and ``tol=None`` use. The certificate guards the larger
     step: in a ``fit`` with ``tol``, after ``stall_patience`` epochs
     without a lower full objective the training loop halves the step and
@@ -84,8 +86,9 @@ class Saga(Solver):
     ``i``'s entry serves as the start entry of the next chunk's row ``i``;
     SAGA converges from any table whose mean is consistent, and each call
     recomputes the mean on its chunk, one more pass over it), and is
-    started anew otherwise. Calls on the same data therefore continue as
-    ``fit`` does, up to the rounding of the recomputed mean.
+    rebuilt at the current coefficients otherwise. Calls on the same data
+    therefore continue as ``fit`` does, up to the rounding of the
+    recomputed mean.
 
     References
     ----------
@@ -96,6 +99,9 @@ class Saga(Solver):
     M. Schmidt, R. Babanezhad, M. O. Ahmed, A. Defazio, A. Clifton and
     A. Sarkar, "Non-Uniform Stochastic Average Gradient Method for Training
     Conditional Random Fields", AISTATS 2015.
+
+    X. Qian, Z. Qu and P. Richtárik, "SAGA with Arbitrary Sampling",
+    ICML 2019.
 
     Examples
     --------
