@@ -275,8 +275,19 @@ def _dense_epoch(X, target, sw, samples, params, table, mg, rate, nw, inv_w, l1,
     # one output: 1-d views, so that LLVM sees unit strides and vectorises
     w = params.reshape(params.size)
     m = mg.reshape(mg.size)
-    for t in range(samples.shape[0]):
+    n_steps = samples.shape[0]
+    line = max(64 // X.itemsize, 1)
+    for t in range(n_steps):
         i = samples[t]
+        if t + 2 < n_steps:
+            # The row and table entry two samples ahead: the order is random,
+            # so the hardware's prefetcher cannot guess them. On 400k x 100
+            # dense data an epoch went from 0.17 s to 0.10 s (one sample
+            # ahead: 0.106 s, four: 0.103 s).
+            following = samples[t + 2]
+            for j in range(0, d, line):
+                _numba._prefetch(X, following, j)
+            _numba._prefetch(table, following, 0)
         if k == 1:
             zi = w[d] if has_intercept else one - one
             for j in range(d):
@@ -352,9 +363,31 @@ def _csr_epoch(data, indices, indptr, d, target, sw, samples, params, table, mg,
     total = 0.0
     product = 1.0
     n_steps = samples.shape[0]
+    # 2-d views, for the prefetch of a line
+    data_lines = data.reshape((data.shape[0], 1))
+    index_lines = indices.reshape((indices.shape[0], 1))
+    last_lines = last.reshape((last.shape[0], 1))
     for t in range(n_steps):
         i = samples[t]
         lo, hi = indptr[i], indptr[i + 1]
+        # The order is random, so the hardware's prefetcher cannot guess the
+        # next rows: ask for the non-zeros two samples ahead, and for the
+        # records of the features of the next one (its indices are cached).
+        # On 200k x 50k data with 50 non-zeros a row: 0.246 to 0.224 s an
+        # epoch with L2 alone, 0.45 to 0.41 s with an L1 part.
+        if t + 2 < n_steps:
+            ahead = samples[t + 2]
+            for p in range(indptr[ahead], indptr[ahead + 1], 8):
+                _numba._prefetch(data_lines, p, 0)
+                _numba._prefetch(index_lines, p, 0)
+            _numba._prefetch(table, ahead, 0)
+        if t + 1 < n_steps:
+            following = samples[t + 1]
+            for p in range(indptr[following], indptr[following + 1]):
+                j = indices[p]
+                _numba._prefetch(params, j, 0)
+                _numba._prefetch(mg, j, 0)
+                _numba._prefetch(last_lines, j, 0)
         for c in range(k):
             z[c] = params[d, c] if has_intercept else one - one
         for p in range(lo, hi):
