@@ -247,7 +247,9 @@ def _train_csv(parser, args):
     X, y = _load_csv(parser, args.data, args.target)
     classes = np.unique(y)
     if len(classes) < 2:
-        parser.error(f"--target: {args.target!r} has a single class: {classes[0]!r}")
+        parser.error(
+            f"--target: {args.target!r} has a single class: {_plain(classes[0])!r}"
+        )
     solver = args.solver or "adam"
     if solver not in available_solvers():
         parser.error(f"--solver: {solver!r} is not one of {available_solvers()}")
@@ -326,6 +328,29 @@ def _train_csv(parser, args):
     return 0
 
 
+# The optional packages of the options: what to import, and what to install.
+_OPTIONAL = {"data": "pandas", "plot": "matplotlib"}
+_INSTALL = "pip install 'sklearn-adamlr[cli]'"
+
+
+def _require(parser, option, module):
+    """Exit with one line that names the install command if ``module`` is missing."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        parser.error(
+            f"--{option} needs {module}, which is not installed: {_INSTALL} "
+            "(from a clone: pip install -e '.[cli]')"
+        )
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds, for messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def main(argv=None):
     """Entry point of ``python -m sklearn_adamlr``; returns the exit code."""
     parser = build_parser()
@@ -339,6 +364,11 @@ def main(argv=None):
             if getattr(args, option):
                 parser.error(f"--{option} applies to --data only")
         return _demo(args)
+    # before any training: a missing package is a one-line error, not a
+    # traceback after the fit
+    for option, module in _OPTIONAL.items():
+        if getattr(args, option):
+            _require(parser, option, module)
     return _train_csv(parser, args)
 
 

@@ -128,3 +128,40 @@ def test_argument_errors_exit_non_zero_with_usage(csv, tmp_path, args, message):
     assert result.returncode == 2
     assert "usage: python -m sklearn_adamlr" in result.stderr
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    "missing, args",
+    [
+        ("pandas", ["--data", "{csv}", "--target", "species"]),
+        ("matplotlib", ["--data", "{csv}", "--target", "species", "--plot", "c.png"]),
+    ],
+)
+def test_a_missing_optional_package_is_one_line_with_the_install_command(
+    csv, tmp_path, missing, args
+):
+    # A stub that hides the package, first on the path of the subprocess.
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / f"{missing}.py").write_text(f"raise ImportError('no {missing}')\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(hide)}
+    result = subprocess.run(
+        [sys.executable, "-m", "sklearn_adamlr", *[a.format(csv=csv) for a in args]],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"needs {missing}, which is not installed" in last
+    assert "pip install 'sklearn-adamlr[cli]'" in last
+
+
+def test_a_single_class_is_named_as_a_plain_value(tmp_path):
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"a": np.arange(10.0), "y": np.zeros(10, int)}).to_csv(
+        path, index=False
+    )
+    result = run("--data", path, "--target", "y", check=False)
+    assert result.returncode == 2
+    assert "has a single class: 0" in result.stderr
+    assert "np.int64" not in result.stderr

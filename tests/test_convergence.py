@@ -23,7 +23,8 @@ DATASETS = {
     "wine": load_wine,
     "iris": load_iris,
 }
-BUILT_IN = ["gd", "minibatch", "adam"]
+# every built-in solver (conftest's third-party one does not promise convergence)
+BUILT_IN = ["gd", "minibatch", "adam", "saga"]
 _CACHE = {}
 
 

@@ -420,10 +420,66 @@ def test_stream_csv_example_runs_and_learns(tmp_path):
         check=True,
         timeout=120,
     ).stdout.splitlines()
-    assert len(out) == 10  # 5 chunks of 2,000 training rows, 2 epochs
+    assert out[0].startswith("12000 rows, 2 classes; 2000 held out at random (")
+    out = out[1:]
+    assert len(out) == 12  # 6 chunks with training rows, 2 epochs
     losses = [float(line.split("log-loss")[1].split()[0]) for line in out]
     assert losses[-1] < 0.5 < np.log(2)
     assert out[-1].startswith("epoch 2 samples     20000")
+
+
+def _run_example(*args):
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_stream_csv_example_on_a_small_label_sorted_file(tmp_path):
+    # 300 rows sorted by label: the old hold-out, the first 2,000 rows, took
+    # the whole file (and one class)
+    import pandas as pd
+
+    path = tmp_path / "sorted.csv"
+    _write_csv(path, 300)
+    frame = pd.read_csv(path).sort_values("label")
+    frame.to_csv(path, index=False)
+    result = _run_example(path, "--target", "label", "--chunksize", "100")
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("300 rows, 2 classes; 30 held out at random (no: ")
+    counts = [int(part.split(": ")[1]) for part in first[:-1].split("(")[1].split(", ")]
+    assert len(counts) == 2 and min(counts) >= 5  # both classes held out
+
+
+@pytest.mark.parametrize(
+    "change, args, message",
+    [
+        (None, ["--target", "nope"], "no column 'nope'"),
+        ("nan", ["--target", "label"], "missing values (first at line 5)"),
+        ("tiny", ["--target", "label", "--holdout", "5"], "too few to hold out"),
+        ("text", ["--target", "label"], "must be numeric: ['f0']"),
+    ],
+)
+def test_stream_csv_example_errors_are_one_line(tmp_path, change, args, message):
+    import pandas as pd
+
+    path = tmp_path / "data.csv"
+    _write_csv(path, 40)
+    frame = pd.read_csv(path)
+    if change == "nan":
+        frame.loc[3, "f2"] = np.nan
+    elif change == "tiny":  # 4 rows of both classes
+        frame = frame.groupby("label").head(2)
+    elif change == "text":
+        frame["f0"] = "x"
+    frame.to_csv(path, index=False)
+    result = _run_example(path, *args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]
 
 
 def test_stream_csv_example_memory_does_not_grow_with_the_file(tmp_path):
@@ -438,7 +494,7 @@ def test_stream_csv_example_memory_does_not_grow_with_the_file(tmp_path):
         _write_csv(path, n)
         tracemalloc.start()
         module.main(
-            [str(path), "--target", "label", "--chunksize", "1000", "--holdout", "1000"]
+            [str(path), "--target", "label", "--chunksize", "1000", "--holdout", "500"]
         )
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()

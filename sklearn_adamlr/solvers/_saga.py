@@ -261,6 +261,25 @@ def _terms(z, y, weight, one):
     return -shifted_y, norm
 
 
+def _visit(z, y, weight, one, weighted, total, product, entry, delta):
+    """The loss of a visited sample with raw prediction ``z``, and its entry.
+
+    Adds the loss to ``(total, product)`` (see ``rowloss._add_loss``),
+    writes ``new - entry`` into ``delta`` and the new derivative into the
+    table's ``entry``. Returns ``(total, product, finite)``; a non-finite
+    ``z`` changes nothing.
+    """
+    for c in range(z.shape[0]):
+        if not np.isfinite(z[c]):
+            return total, product, False
+    linear, factor = _terms(z, y, weight, one)
+    total, product = rowloss._add_loss(total, product, weighted, weight, linear, factor)
+    for c in range(z.shape[0]):
+        delta[c] = z[c] - entry[c]
+        entry[c] = z[c]
+    return total, product, True
+
+
 def _dense_epoch(X, target, sw, samples, params, table, mg, rate, nw, inv_w, l1, l2,
                  z, delta):  # fmt: skip
     """One epoch of SAGA steps on dense rows; ``(loss sum, finite)``."""
@@ -300,17 +319,12 @@ def _dense_epoch(X, target, sw, samples, params, table, mg, rate, nw, inv_w, l1,
                 x = X[i, j]
                 for c in range(k):
                     z[c] += x * params[j, c]
-        for c in range(k):
-            if not np.isfinite(z[c]):
-                return total, False
         weight = sw[i] if weighted else one
-        linear, factor = _terms(z, target[i], weight, one)
-        total, product = rowloss._add_loss(
-            total, product, weighted, weight, linear, factor
+        total, product, finite = _visit(
+            z, target[i], weight, one, weighted, total, product, table[i], delta
         )
-        for c in range(k):
-            delta[c] = z[c] - table[i, c]
-            table[i, c] = z[c]
+        if not finite:
+            return total, False
         if k == 1:
             step, add = rate * nw * delta[0], inv_w * delta[0]
             for j in range(d):
@@ -403,17 +417,12 @@ def _csr_epoch(data, indices, indptr, d, target, sw, samples, params, table, mg,
             x = data[p]
             for c in range(k):
                 z[c] += x * params[j, c]
-        for c in range(k):
-            if not np.isfinite(z[c]):
-                return total, False
         weight = sw[i] if weighted else one
-        linear, factor = _terms(z, target[i], weight, one)
-        total, product = rowloss._add_loss(
-            total, product, weighted, weight, linear, factor
+        total, product, finite = _visit(
+            z, target[i], weight, one, weighted, total, product, table[i], delta
         )
-        for c in range(k):
-            delta[c] = z[c] - table[i, c]
-            table[i, c] = z[c]
+        if not finite:
+            return total, False
         for p in range(lo, hi):
             j = indices[p]
             x = data[p]
@@ -457,6 +466,7 @@ if _numba.AVAILABLE:
     _step_constants = _numba.jit(_step_constants, inline=True)
     _prox_scalar = _numba.jit(_prox_scalar, inline=True)
     _terms = _numba.jit(_terms, inline=True)
+    _visit = _numba.jit(_visit, inline=True)
     _dense_epoch = _numba.jit(_dense_epoch)
     _csr_epoch = _numba.jit(_csr_epoch)
 
