@@ -5,7 +5,7 @@ the machine and the versions) and one PNG per data set (relative
 suboptimality against time) to a new folder, whose name it prints; the
 committed ``benchmarks/results/summary.md`` changes only when asked for::
 
-    python benchmarks/run.py            # the full run, about 15 minutes on 2 cores
+    python benchmarks/run.py            # the full run, 15 to 20 minutes on 2 cores
     python benchmarks/run.py --quick    # small sizes, a smoke test for CI
     python benchmarks/run.py --out benchmarks/results   # update the committed summary
 
