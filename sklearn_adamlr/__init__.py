@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._estimator import AdamLogisticRegression
 from ._loss import logistic_objective
+from ._persistence import trusted_types
 from ._plot import LossCurveDisplay
 from ._schedules import Constant, InverseScaling
 from ._stream import fit_stream
@@ -40,5 +41,6 @@ __all__ = [
     "get_solver",
     "logistic_objective",
     "register_solver",
+    "trusted_types",
     "unregister_solver",
 ]

@@ -1,0 +1,111 @@
+"""A fitted model leaves Python: ONNX (skl2onnx, onnxruntime) and skops files."""
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import standardized
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_adamlr import AdamLogisticRegression, trusted_types
+
+BUILT_IN = ["gd", "minibatch", "adam", "saga"]
+
+
+def _fitted(load, solver="gd", pipeline=False, labels=None):
+    X, y = load(return_X_y=True)
+    if labels is not None:
+        y = np.asarray(labels)[y]
+    est = AdamLogisticRegression(solver=solver, random_state=0, max_iter=50)
+    model = make_pipeline(StandardScaler(), est) if pipeline else est
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X if pipeline else StandardScaler().fit_transform(X), y)
+    return model, (X if pipeline else StandardScaler().fit_transform(X))
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-6), (np.float64, 1e-12)])
+@pytest.mark.parametrize("load", [load_breast_cancer, load_iris])
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_onnx_export_matches_predict_proba(load, dtype, tol, pipeline):
+    pytest.importorskip("skl2onnx")
+    rt = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_adamlr.onnx  # noqa: F401, registers the converter
+
+    model, X = _fitted(load, pipeline=pipeline)
+    X = X.astype(dtype)
+    onx = to_onnx(model, X[:1], options={AdamLogisticRegression: {"zipmap": False}})
+    session = rt.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    label, proba = session.run(None, {session.get_inputs()[0].name: X})
+    # measured: 2.2e-7 (float32), 2.2e-16 (float64)
+    np.testing.assert_allclose(proba, model.predict_proba(X), rtol=0, atol=tol)
+    np.testing.assert_array_equal(label, model.predict(X))
+
+
+def test_onnx_binary_probabilities_are_the_sigmoid_not_of_twice_the_score():
+    # skl2onnx's generic linear converter gives softmax([-z, z]) = sigmoid(2z)
+    pytest.importorskip("skl2onnx")
+    rt = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_adamlr.onnx  # noqa: F401
+
+    model, X = _fitted(load_breast_cancer)
+    X = X.astype(np.float64)
+    onx = to_onnx(model, X[:1], options={id(model): {"zipmap": False}})
+    session = rt.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    proba = session.run(None, {session.get_inputs()[0].name: X})[1]
+    z = model.decision_function(X)
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-z)), rtol=0, atol=1e-12)
+
+
+def test_onnx_string_labels():
+    pytest.importorskip("skl2onnx")
+    rt = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_adamlr.onnx  # noqa: F401
+
+    model, X = _fitted(load_iris, labels=["setosa", "versicolor", "virginica"])
+    X = X.astype(np.float32)
+    onx = to_onnx(model, X[:1], options={AdamLogisticRegression: {"zipmap": False}})
+    session = rt.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    label = session.run(None, {session.get_inputs()[0].name: X})[0]
+    np.testing.assert_array_equal(label, model.predict(X))
+
+
+@pytest.mark.parametrize("solver", BUILT_IN)
+def test_skops_loads_with_the_listed_types_only(tmp_path, solver):
+    sio = pytest.importorskip("skops.io")
+    X, y = standardized(load_iris)
+    model = AdamLogisticRegression(solver=solver, max_iter=3, tol=None).fit(X, y)
+    path = tmp_path / "model.skops"
+    sio.dump(model, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert set(untrusted) <= set(trusted_types())
+    loaded = sio.load(path, trusted=trusted_types())
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    # the solver state came back too: the stream resumes exactly
+    loaded.partial_fit(X, y)
+    model.partial_fit(X, y)
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+
+
+def test_trusted_types_name_every_solver_and_state():
+    names = trusted_types()
+    assert "sklearn_adamlr._estimator.AdamLogisticRegression" in names
+    for solver in BUILT_IN:
+        assert any(name.endswith(solver_class) for name in names for solver_class in (
+            {"gd": "GradientDescent", "minibatch": "MinibatchSGD", "adam": "Adam",
+             "saga": "Saga"}[solver],
+        ))  # fmt: skip
