@@ -37,6 +37,9 @@ def csv(tmp_path_factory):
 def test_demo_prints_the_comparison_table():
     out = run().stdout
     assert "Breast cancer, standardized (569 samples, 30 features)" in out
+    # one objective scale, named; what the accuracy and the time are
+    assert "the scale of loss_curve_" in out
+    assert "train acc." in out and "after a warm-up fit" in out
     for model in ("sklearn lbfgs", "adam", "gd", "minibatch"):
         assert f"\n{model} " in out
     # every solver at its defaults (the certificate tol=5e-5): measured gaps
