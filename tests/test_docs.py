@@ -1,0 +1,66 @@
+"""The documentation's code runs as written: its Python blocks and doctests.
+
+Each ``.. code-block:: python`` of ``docs/*.rst`` runs as a script in a fresh
+interpreter (in a temporary folder: a block may write a file); the ``>>>``
+examples of the pages run as doctests.
+"""
+
+import doctest
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+PAGES = sorted(DOCS.glob("*.rst"))
+
+
+def _python_blocks(text):
+    """The bodies of the ``code-block:: python`` directives, dedented."""
+    blocks = []
+    for match in re.finditer(
+        r"^\.\. code-block:: python\n\n((?:    .*\n|\n)+)", text, re.M
+    ):
+        body = match.group(1)
+        lines = [
+            line[4:] if line.startswith("    ") else line for line in body.splitlines()
+        ]
+        blocks.append("\n".join(lines).strip() + "\n")
+    return blocks
+
+
+BLOCKS = [
+    (page.name, index, block)
+    for page in PAGES
+    for index, block in enumerate(_python_blocks(page.read_text()))
+]
+
+
+def test_the_docs_have_python_blocks():
+    assert len(BLOCKS) >= 5
+
+
+@pytest.mark.parametrize("page, index, block", BLOCKS, ids=lambda v: str(v)[:20])
+def test_docs_block_runs_as_written(tmp_path, page, index, block):
+    for module in ("dask_ml", "skl2onnx", "onnxruntime"):
+        if module in block:
+            pytest.importorskip(module)
+    script = tmp_path / f"{Path(page).stem}_{index}.py"
+    script.write_text(block)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if ">>>" in p.read_text()], ids=lambda p: p.name
+)
+def test_docs_doctests(page):
+    failed, attempted = doctest.testfile(
+        str(page), module_relative=False, optionflags=doctest.ELLIPSIS
+    )
+    assert attempted > 0 and failed == 0
