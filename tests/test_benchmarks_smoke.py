@@ -21,6 +21,9 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
     assert "issue" not in summary  # headings speak of the project
     assert "## saga: time to a relative gap" in summary
     assert "saga time to 1e-6 / lbfgs's (dense)" in summary
+    if "compiled kernel: numba" in summary:
+        assert "## First fit in a new process" in summary
+        assert "| gd | csr |" in summary
     # the sparse targets come from models measured in turns, named with them
     assert "sparse minibatch bs=256 epoch / SGDClassifier epoch" in summary
     assert "round(s) in which these models were measured in turns" in summary
