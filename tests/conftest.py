@@ -6,6 +6,7 @@ package or to any test file.
 """
 
 import numpy as np
+import pytest
 
 from sklearn_adamlr import Solver, available_solvers, register_solver, unregister_solver
 
@@ -40,3 +41,26 @@ def standardized(load):
 def integer_weights(n, seed=0):
     """Integer sample weights in {0, 1, 2, 3}, zeros included."""
     return np.random.RandomState(seed).randint(0, 4, size=n).astype(np.float64)
+
+
+def run_snippet(tmp_path, name, code):
+    """Run ``code`` as the script ``name`` in a fresh interpreter; assert it ran.
+
+    A file, not ``-c``: a Dask snippet's worker processes import the
+    script's module. It runs in ``tmp_path``, where a snippet may write.
+    """
+    import subprocess
+    import sys
+
+    for module in ("dask_ml", "skl2onnx", "onnxruntime"):
+        if module in code:
+            pytest.importorskip(module)
+    script = tmp_path / name
+    script.write_text(code)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result

@@ -7,11 +7,10 @@ examples of the pages run as doctests.
 
 import doctest
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_snippet
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = sorted(DOCS.glob("*.rst"))
@@ -44,16 +43,7 @@ def test_the_docs_have_python_blocks():
 
 @pytest.mark.parametrize("page, index, block", BLOCKS, ids=lambda v: str(v)[:20])
 def test_docs_block_runs_as_written(tmp_path, page, index, block):
-    for module in ("dask_ml", "skl2onnx", "onnxruntime"):
-        if module in block:
-            pytest.importorskip(module)
-    script = tmp_path / f"{Path(page).stem}_{index}.py"
-    script.write_text(block)
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    run_snippet(tmp_path, f"{Path(page).stem}_{index}.py", block)
 
 
 @pytest.mark.parametrize(

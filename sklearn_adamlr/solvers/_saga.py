@@ -261,10 +261,11 @@ def _terms(z, y, weight, one):
     return -shifted_y, norm
 
 
-def _visit(z, y, weight, one, weighted, total, product, entry, delta):
+def _visit(z, y, sw, i, one, total, product, entry, delta):
     """The loss of a visited sample with raw prediction ``z``, and its entry.
 
-    Adds the loss to ``(total, product)`` (see ``rowloss._add_loss``),
+    ``sw`` holds the sample weights (empty: unit weights) and ``i`` is the
+    sample. Adds the loss to ``(total, product)`` (see ``rowloss._add_loss``),
     writes ``new - entry`` into ``delta`` and the new derivative into the
     table's ``entry``. Returns ``(total, product, finite)``; a non-finite
     ``z`` changes nothing.
@@ -272,12 +273,28 @@ def _visit(z, y, weight, one, weighted, total, product, entry, delta):
     for c in range(z.shape[0]):
         if not np.isfinite(z[c]):
             return total, product, False
+    weighted = sw.shape[0] > 0
+    weight = sw[i] if weighted else one
     linear, factor = _terms(z, y, weight, one)
     total, product = rowloss._add_loss(total, product, weighted, weight, linear, factor)
     for c in range(z.shape[0]):
         delta[c] = z[c] - entry[c]
         entry[c] = z[c]
     return total, product, True
+
+
+def _step_row(params, mg, j, delta, x, rate, nw, inv_w, tau, a):
+    """The step of row ``j`` of the coefficients, whose feature is ``x``.
+
+    The gradient is ``nw * delta * x`` (the visited sample's correction)
+    plus the table's mean; the mean then takes in the sample's change.
+    With ``x = 1`` and no prox (``tau = 0``, ``a = 1``) it is the
+    intercept's step.
+    """
+    for c in range(delta.shape[0]):
+        g = rate * nw * delta[c] * x + rate * mg[j, c]
+        params[j, c] = _prox_scalar(params[j, c] - g, tau, a)
+        mg[j, c] += inv_w * delta[c] * x
 
 
 def _dense_epoch(X, target, sw, samples, params, table, mg, rate, nw, inv_w, l1, l2,
@@ -288,7 +305,6 @@ def _dense_epoch(X, target, sw, samples, params, table, mg, rate, nw, inv_w, l1,
     has_intercept = params.shape[0] > d
     one = X.dtype.type(1)
     tau, a, _, _ = _step_constants(rate, l1, l2)
-    weighted = sw.shape[0] > 0
     total = 0.0
     product = 1.0
     # one output: 1-d views, so that LLVM sees unit strides and vectorises
@@ -319,9 +335,8 @@ def _dense_epoch(X, target, sw, samples, params, table, mg, rate, nw, inv_w, l1,
                 x = X[i, j]
                 for c in range(k):
                     z[c] += x * params[j, c]
-        weight = sw[i] if weighted else one
         total, product, finite = _visit(
-            z, target[i], weight, one, weighted, total, product, table[i], delta
+            z, target[i], sw, i, one, total, product, table[i], delta
         )
         if not finite:
             return total, False
@@ -333,15 +348,9 @@ def _dense_epoch(X, target, sw, samples, params, table, mg, rate, nw, inv_w, l1,
                 m[j] += add * x
         else:
             for j in range(d):
-                x = X[i, j]
-                for c in range(k):
-                    g = rate * nw * delta[c] * x + rate * mg[j, c]
-                    params[j, c] = _prox_scalar(params[j, c] - g, tau, a)
-                    mg[j, c] += inv_w * delta[c] * x
+                _step_row(params, mg, j, delta, X[i, j], rate, nw, inv_w, tau, a)
         if has_intercept:
-            for c in range(k):
-                params[d, c] -= rate * nw * delta[c] + rate * mg[d, c]
-                mg[d, c] += inv_w * delta[c]
+            _step_row(params, mg, d, delta, 1.0, rate, nw, inv_w, 0.0, 1.0)
     return total + np.log(product), True
 
 
@@ -373,7 +382,6 @@ def _csr_epoch(data, indices, indptr, d, target, sw, samples, params, table, mg,
     has_intercept = params.shape[0] > d
     one = params.dtype.type(1)
     tau, a, log_a, one_minus_a = _step_constants(rate, l1, l2)
-    weighted = sw.shape[0] > 0
     total = 0.0
     product = 1.0
     n_steps = samples.shape[0]
@@ -417,24 +425,17 @@ def _csr_epoch(data, indices, indptr, d, target, sw, samples, params, table, mg,
             x = data[p]
             for c in range(k):
                 z[c] += x * params[j, c]
-        weight = sw[i] if weighted else one
         total, product, finite = _visit(
-            z, target[i], weight, one, weighted, total, product, table[i], delta
+            z, target[i], sw, i, one, total, product, table[i], delta
         )
         if not finite:
             return total, False
         for p in range(lo, hi):
             j = indices[p]
-            x = data[p]
-            for c in range(k):
-                g = rate * nw * delta[c] * x + rate * mg[j, c]
-                params[j, c] = _prox_scalar(params[j, c] - g, tau, a)
-                mg[j, c] += inv_w * delta[c] * x
+            _step_row(params, mg, j, delta, data[p], rate, nw, inv_w, tau, a)
             last[j] = t + 1
         if has_intercept:
-            for c in range(k):
-                params[d, c] -= rate * nw * delta[c] + rate * mg[d, c]
-                mg[d, c] += inv_w * delta[c]
+            _step_row(params, mg, d, delta, 1.0, rate, nw, inv_w, 0.0, 1.0)
     for j in range(d):
         lag = n_steps - last[j]
         if lag > 0:
@@ -467,6 +468,7 @@ if _numba.AVAILABLE:
     _prox_scalar = _numba.jit(_prox_scalar, inline=True)
     _terms = _numba.jit(_terms, inline=True)
     _visit = _numba.jit(_visit, inline=True)
+    _step_row = _numba.jit(_step_row, inline=True)
     _dense_epoch = _numba.jit(_dense_epoch)
     _csr_epoch = _numba.jit(_csr_epoch)
 
