@@ -305,7 +305,7 @@ def _train_csv(parser, args):
             max_iter=10_000,
         ),
     )
-    results = []
+    results, notes = [], []
     for name, pipe in (
         (f"AdamLogisticRegression ({solver})", model),
         ("sklearn LogisticRegression", reference),
@@ -320,10 +320,16 @@ def _train_csv(parser, args):
             few = _few_of_each_class(y_train)
             warm.fit(X_train[few], y_train[few])
         start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
             pipe.fit(X_train, y_train)
         seconds = time.perf_counter() - start
+        # printed after the table: a fit that did not converge says so
+        notes += [
+            f"{name} did not converge: {w.message}"
+            for w in caught
+            if issubclass(w.category, ConvergenceWarning)
+        ]
         proba = pipe.predict_proba(X_test)
         results.append(
             (
@@ -346,6 +352,8 @@ def _train_csv(parser, args):
         f"epochs: {est.n_iter_}, final objective: {est.loss_curve_[-1]:.6f} "
         "(mean log-loss + penalty / (C n), the scale of loss_curve_)"
     )
+    for note in notes:
+        print(note)
     if args.plot:
         import matplotlib
 

@@ -168,3 +168,10 @@ def test_a_single_class_is_named_as_a_plain_value(tmp_path):
     assert result.returncode == 2
     assert "has a single class: 0" in result.stderr
     assert "np.int64" not in result.stderr
+
+
+def test_a_fit_that_does_not_converge_says_so(csv):
+    out = run("--data", csv, "--target", "species", "--max-iter", "2").stdout
+    line = next(x for x in out.splitlines() if "did not converge" in x)
+    assert line.startswith("AdamLogisticRegression (adam) did not converge:")
+    assert "max_iter=2" in line
