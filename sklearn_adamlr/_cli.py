@@ -163,7 +163,7 @@ def compare(X, y, *, C=1.0, max_iter=1000, random_state=0):
         warnings.simplefilter("ignore")
         LogisticRegression(C=C, max_iter=5).fit(X[warm], y[warm])
         for name in available_solvers():
-            AdamLogisticRegression(solver=name, C=C, max_iter=1).fit(X, y)
+            AdamLogisticRegression(solver=name, C=C, max_iter=1).fit(X[warm], y[warm])
     start = time.perf_counter()
     ref = LogisticRegression(C=C, tol=1e-10, max_iter=100_000).fit(X, y)
     ref_time = time.perf_counter() - start
@@ -306,6 +306,7 @@ def _train_csv(parser, args):
         ),
     )
     results, notes = [], []
+    few = _few_of_each_class(y_train)
     for name, pipe in (
         (f"AdamLogisticRegression ({solver})", model),
         ("sklearn LogisticRegression", reference),
@@ -317,7 +318,6 @@ def _train_csv(parser, args):
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            few = _few_of_each_class(y_train)
             warm.fit(X_train[few], y_train[few])
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
