@@ -186,6 +186,11 @@ def fit_default_on(X, y, solver):
 @pytest.mark.parametrize("name", ["breast_cancer", "wine"])
 @pytest.mark.parametrize("solver", BUILT_IN)
 def test_raw_features_warn_and_name_the_scales(solver, name):
+    X, _ = dataset(name, raw=True)
+    rms = np.sqrt(np.mean(X**2, axis=0))
+    # the user guide's figure: breast_cancer's largest column is over 4,000
+    # times the median's in RMS (4,370)
+    assert rms.max() / np.median(rms) > (4000 if name == "breast_cancer" else 100)
     gap, caught, est = fit_default(name, solver, 1.0, False, raw=True)
     messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
     assert gap > 1e-2  # measured: 0.8 to 10 (never silent, point 3)
@@ -310,5 +315,9 @@ def test_a_diverging_fit_restarts_from_its_best_point(name):
     gap, caught, est = fit_default(name, "adam", 1.0, False, raw=True)
     X, y = dataset(name, raw=True)
     assert ConvergenceWarning in {w.category for w in caught}
-    assert gap < 1.0  # measured 0.46 (breast_cancer) and 0.58 (wine)
-    assert est.score(X, y) > 0.9
+    # measured: gap 0.46 and training accuracy 0.946 (breast_cancer); 0.58
+    # and 0.983 (wine); the all-zero start predicts the first class (0.37
+    # and 0.33)
+    bound, accuracy = {"breast_cancer": (0.5, 0.94), "wine": (0.65, 0.97)}[name]
+    assert gap < bound
+    assert est.score(X, y) > accuracy

@@ -18,6 +18,7 @@ from sklearn_adamlr import (
     available_solvers,
     get_solver,
 )
+from sklearn_adamlr._kernels import _numba
 from sklearn_adamlr._loss import loss_for
 from sklearn_adamlr._penalties import ElasticNet
 from sklearn_adamlr._training import Problem
@@ -122,14 +123,17 @@ def _spy_engines(monkeypatch):
 
 
 @needs_numba
+@pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("fmt", ["dense", "csr"])
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
 @pytest.mark.parametrize("solver", available_solvers())
 def test_compiled_engine_ran_and_matches_the_reference(
-    monkeypatch, solver, l1_ratio, fmt
+    monkeypatch, solver, l1_ratio, fmt, n_classes
 ):
+    # two classes and three: the compiled kernels are specialised per
+    # number of outputs (see _kernels._numba.specialise)
     X = _data(fmt)
-    y = np.arange(X.shape[0]) % 3
+    y = np.arange(X.shape[0]) % n_classes
     kw = dict(
         solver=solver, l1_ratio=l1_ratio, batch_size=8, max_iter=4, tol=None,
         random_state=0,
@@ -147,3 +151,29 @@ def test_compiled_engine_ran_and_matches_the_reference(
     np.testing.assert_allclose(
         compiled.intercept_, reference.intercept_, rtol=0, atol=1e-12
     )
+
+
+# A module-level name that specialise fixes per variant (see _pick).
+FLAG = None
+
+
+def _pick(x):
+    if FLAG:
+        return x + 1.0
+    return x + "text"  # a typing error, if numba compiled this branch
+
+
+@needs_numba
+def test_specialise_compiles_only_the_branch_its_constants_reach():
+    one = _numba.specialise(_pick, FLAG=True)
+    # the other branch would not compile: numba pruned it before typing
+    assert one(1.0) == 2.0
+    # memoised: one dispatcher (and one cache file) per variant
+    assert _numba.specialise(_pick, FLAG=True) is one
+    other = _numba.specialise(_pick, FLAG=False)
+    assert other is not one
+    assert one.py_func.__qualname__ != other.py_func.__qualname__
+    from numba.core.errors import TypingError
+
+    with pytest.raises(TypingError):
+        other(1.0)

@@ -61,10 +61,13 @@ def test_gd_l2_matches_lbfgs(name, C, weights):
         solver="gd", C=C, class_weight=cw, tol=1e-10, max_iter=20_000
     )
     with warnings.catch_warnings():
-        # tol=1e-10: the certificate near the precision of the gradient.
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("error")  # the README: "with no warning"
         est.fit(X, y, sample_weight=sw)
     assert relative_coef_error(est, ref) < 1e-4
+    # the README's "at most 2,000 epochs": measured 67 to 1,468 (breast_cancer
+    # at C=100 with balanced classes), each meeting tol=1e-10
+    assert est.optimality_ <= 1e-10
+    assert est.n_iter_ <= 2000
 
 
 def l1_reference(X, y, C, l1_ratio, sample_weight):

@@ -17,6 +17,7 @@ from scipy import optimize, sparse
 from scipy.special import expit, log_expit, logsumexp
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 
 from sklearn_adamlr import AdamLogisticRegression, _engines, _kernels
 from sklearn_adamlr.solvers import _saga
@@ -213,8 +214,7 @@ DATA = {
 # scikit-learn's saga ends its 300 epochs on digits at C=1 at a gap of 8e-2.
 # Each still warns, since the certificate is not met.
 # All the other cases end at most 9.4e-8 above the reference (breast_cancer,
-# C=1, elastic net), most of them at 1e-11 or below; C=100 is reported in the
-# user guide ("solver='saga'"), not tested.
+# C=1, elastic net), most of them at 1e-11 or below; C=100 is in REPORTED.
 MISSES = {
     ("breast_cancer", 1.0, 1.0): 1.3e-3,
     ("digits", 1.0, 0.0): 1.6e-5,
@@ -251,6 +251,65 @@ def test_reaches_the_optimum_in_300_epochs(name, C, l1_ratio):
             solver="gd", C=C, l1_ratio=l1_ratio, tol=1e-10, max_iter=50_000
         ).fit(X, y)
         assert np.array_equal(clf.coef_ == 0, gd.coef_ == 0)
+
+
+# The weakly regularised cases, where the certificate is not met in 300
+# epochs: the user guide's table reports them; each bound is twice what was
+# measured, so a fit that got 10 times worse fails.
+REPORTED = {
+    ("breast_cancer", 0.0): 1.3e-1, ("breast_cancer", 1.0): 3.9e-1,
+    ("breast_cancer", 0.5): 1.8e-1, ("digits", 0.0): 2.0e-1,
+    ("digits", 1.0): 4.6e-1, ("digits", 0.5): 2.6e-1, ("wine", 0.0): 1.5e-2,
+    ("wine", 1.0): 1.4e-1, ("wine", 0.5): 3.0e-2, ("sparse", 0.0): 1.7e-2,
+    ("sparse", 1.0): 9.2e-1, ("sparse", 0.5): 4.2e-2,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name, l1_ratio", list(REPORTED))
+def test_weak_regularisation_is_reported_and_warns(name, l1_ratio):
+    X, y = DATA[name]()
+    optimum = _reference(X, y, 100.0, l1_ratio)
+    with pytest.warns(ConvergenceWarning, match="optimality"):
+        clf = AdamLogisticRegression(
+            solver="saga", C=100.0, l1_ratio=l1_ratio, tol=1e-8, max_iter=300,
+            random_state=0,
+        ).fit(X, y)  # fmt: skip
+    objective = _objective(X, y, clf.coef_, clf.intercept_, 100.0, l1_ratio)
+    assert (objective - optimum) / abs(optimum) <= 2 * REPORTED[name, l1_ratio]
+
+
+def test_the_theory_step_is_far_slower_than_the_default_on_digits():
+    # 1 / (3 L_max), the step of tol=None (Defazio et al.'s Theorem 1), against
+    # the default 1 / L_mean on standardized digits at C=1, 300 epochs each:
+    # measured relative gaps 4e-1 and 1.6e-5 (the user guide's figures). The
+    # largest sample smoothness is 38 times the mean there.
+    X, y = DATA["digits"]()
+    norms = np.einsum("ij,ij->i", X, X) + 1.0
+    assert norms.max() / norms.mean() == pytest.approx(38, rel=0.05)
+    optimum = _reference(X, y, 1.0, 0.0)
+    gaps = {}
+    for tol in (None, 1e-8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf = AdamLogisticRegression(
+                solver="saga", tol=tol, max_iter=300, random_state=0
+            ).fit(X, y)
+        objective = _objective(X, y, clf.coef_, clf.intercept_, 1.0, 0.0)
+        gaps[tol] = (objective - optimum) / abs(optimum)
+    assert gaps[None] > 1e-1
+    assert gaps[1e-8] <= 2 * MISSES["digits", 1.0, 0.0]
+
+
+def test_scikit_learns_saga_is_far_from_the_optimum_after_300_epochs():
+    # the user guide's comparison: scikit-learn's saga on standardized digits
+    # at C=1 ends its 300 epochs at a relative gap of 8e-2 (measured)
+    X, y = DATA["digits"]()
+    optimum = _reference(X, y, 1.0, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lr = LogisticRegression(solver="saga", tol=0.0, max_iter=300).fit(X, y)
+    objective = _objective(X, y, lr.coef_, lr.intercept_, 1.0, 0.0)
+    assert (objective - optimum) / abs(optimum) > 1e-2
 
 
 # ------------------------------------------------------------------ streams

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ._numba import _EMPTY, _EMPTY_ROWS
-from .csr import _csr_binary, _csr_multinomial
+from .csr import csr_kernel
 from .dense import _dense_binary, _dense_multinomial
 
 
@@ -37,10 +37,10 @@ class Kernel:
         self.active = _EMPTY_ROWS
         binary = n_outputs == 1
         if self.sparse:
-            self._fn = _csr_binary if binary else _csr_multinomial
             d = X.shape[1]
             n_params = d + 1
             self.lazy = row_scale is not None
+            self._fn = csr_kernel(binary, self.lazy)
             # the active rows of one minibatch: at most its non-zeros, plus
             # the intercept row, and never more than the parameters
             self.active = np.empty(n_params if self.lazy else 0, dtype=np.intp)

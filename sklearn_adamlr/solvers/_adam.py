@@ -312,7 +312,7 @@ def _sparse_epoch(
             i = order[r] if gathered else (r if r < n else r - n)
             lo, hi = _numba._row_span(indptr, i)
             weight = sw[i] if weighted else one
-            if k == 1:
+            if BINARY:
                 raw = R[d, 0] if has_intercept else zero
                 for p in range(lo, hi):
                     # the record of a feature read soon: its stamp decides
@@ -378,10 +378,13 @@ _step = _numba.jit(_compiled_step)
 # The check for a pending step is written out where it is needed (two rows
 # loops and the end of the epoch): a helper inlined in the same way, calling
 # _apply, left _apply a real call, and the epoch took 0.6 s instead of 0.165 s.
+# One output or several: fixed per compiled variant of _sparse_epoch (see
+# _numba.specialise), so that a binary fit compiles no softmax.
+BINARY = None
+
 if _numba.AVAILABLE:
     _apply = _numba.jit(_apply, inline=True)
     _multinomial_row = _numba.jit(_multinomial_row)
-    _sparse_epoch = _numba.jit(_sparse_epoch)
 
 
 class AdamSparseKernel:
@@ -466,6 +469,7 @@ class AdamSparseKernel:
             self.F[:, self.fc + 1] = threshold
         self.S[:, self.sc] = _NONE
         self._z = np.empty(k, dtype=dtype)
+        self._epoch = _numba.specialise(_sparse_epoch, BINARY=k == 1)
 
     def load(self, params, state):
         """Take ``params`` and the moments of ``state`` into the records."""
@@ -495,7 +499,7 @@ class AdamSparseKernel:
             [solver._corrected_rate(rate, t + b) for b, rate in enumerate(rates, 1)]
         )
         X = self.X
-        value, finite = _sparse_epoch(
+        value, finite = self._epoch(
             X.data, X.indices, X.indptr, X.shape[1], starts, stops,
             _numba._EMPTY_ROWS if order is None else order, self.R, self.F,
             self._L1, self.S, self.fc, self.sc, self.target, self.sw, mean_weight,
