@@ -17,6 +17,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.fixes import parse_version
 
 from ._estimator import AdamLogisticRegression
 from ._loss import logistic_objective
@@ -237,6 +238,8 @@ def _load_csv(parser, path, target):
         frame = pd.read_csv(path)
     except FileNotFoundError:
         parser.error(f"--data: no such file: {path}")
+    except IsADirectoryError:
+        parser.error(f"--data: {path} is a directory; give a CSV file")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         parser.error(f"--data: cannot read {path} as CSV: {e}")
     if target not in frame.columns:
@@ -259,6 +262,21 @@ def _load_csv(parser, path, target):
     if frame.isna().any().any() or np.any(pd.isna(y)):
         parser.error("--data: missing values; impute or drop them first")
     return frame.to_numpy(dtype=np.float64), y
+
+
+def _reference(C, l1_ratio):
+    """scikit-learn's ``LogisticRegression`` with the same objective.
+
+    Before scikit-learn 1.8, ``l1_ratio`` counts only with
+    ``penalty='elasticnet'``: without it the model is plain L2 (with a
+    warning), the wrong model to compare with.
+    """
+    if not l1_ratio:
+        return LogisticRegression(C=C, max_iter=10_000)
+    kw = dict(C=C, l1_ratio=l1_ratio, solver="saga", max_iter=10_000)
+    if parse_version(sklearn.__version__) < parse_version("1.8"):
+        kw["penalty"] = "elasticnet"
+    return LogisticRegression(**kw)
 
 
 def _train_csv(parser, args):
@@ -296,15 +314,7 @@ def _train_csv(parser, args):
             random_state=args.random_state,
         ),
     )
-    reference = make_pipeline(
-        StandardScaler(),
-        LogisticRegression(
-            C=args.C,
-            l1_ratio=args.l1_ratio,
-            solver="saga" if args.l1_ratio else "lbfgs",
-            max_iter=10_000,
-        ),
-    )
+    reference = make_pipeline(StandardScaler(), _reference(args.C, args.l1_ratio))
     results, notes = [], []
     few = _few_of_each_class(y_train)
     for name, pipe in (

@@ -8,7 +8,13 @@ package or to any test file.
 import numpy as np
 import pytest
 
-from sklearn_adamlr import Solver, available_solvers, register_solver, unregister_solver
+from sklearn_adamlr import (
+    Solver,
+    _engines,
+    available_solvers,
+    register_solver,
+    unregister_solver,
+)
 
 # mutmut (see docs/architecture.rst) imports this file twice in one process
 if "thirdparty_plain_sgd" in available_solvers():
@@ -64,3 +70,37 @@ def run_snippet(tmp_path, name, code):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return result
+
+
+# The name spy_engines records for an epoch of the numpy reference.
+REFERENCE = "NumpyEngine"
+
+
+def spy_engines(monkeypatch):
+    """Record the name of every engine that runs an epoch.
+
+    A solver's own epoch (``DataEpochEngine``) chooses between its compiled
+    and numpy paths itself: its name says which one ran (``REFERENCE`` for
+    the numpy one). Compiled-vs-reference tests use it to assert that the
+    compiled path is the one that ran, so that a regression to numpy on both
+    sides cannot pass as agreement.
+    """
+    ran = []
+    for cls in (
+        _engines.NumpyEngine,
+        _engines.KernelEngine,
+        _engines.LinearEngine,
+        _engines.SolverKernelEngine,
+        _engines.DataEpochEngine,
+    ):
+        original = cls.run_epoch
+
+        def run_epoch(self, *args, _original=original):
+            name = type(self).__name__
+            if isinstance(self, _engines.DataEpochEngine) and not self.runner.compiled:
+                name = REFERENCE
+            ran.append(name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(cls, "run_epoch", run_epoch)
+    return ran

@@ -9,6 +9,7 @@ otherwise be compared with numpy).
 
 import numpy as np
 import pytest
+from conftest import REFERENCE, spy_engines
 from scipy import sparse
 
 from sklearn_adamlr import (
@@ -92,36 +93,6 @@ def test_float64_params_on_float32_data_take_the_reference():
     assert type(engine) is _engines.NumpyEngine
 
 
-REFERENCE = "NumpyEngine"
-
-
-def _spy_engines(monkeypatch):
-    """Record the name of every engine that runs an epoch.
-
-    A solver's own epoch (``DataEpochEngine``) chooses between its compiled
-    and numpy paths itself: its name says which one ran.
-    """
-    ran = []
-    for cls in (
-        _engines.NumpyEngine,
-        _engines.KernelEngine,
-        _engines.LinearEngine,
-        _engines.SolverKernelEngine,
-        _engines.DataEpochEngine,
-    ):
-        original = cls.run_epoch
-
-        def run_epoch(self, *args, _original=original):
-            name = type(self).__name__
-            if isinstance(self, _engines.DataEpochEngine) and not self.runner.compiled:
-                name = REFERENCE
-            ran.append(name)
-            return _original(self, *args)
-
-        monkeypatch.setattr(cls, "run_epoch", run_epoch)
-    return ran
-
-
 @needs_numba
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("fmt", ["dense", "csr"])
@@ -138,7 +109,7 @@ def test_compiled_engine_ran_and_matches_the_reference(
         solver=solver, l1_ratio=l1_ratio, batch_size=8, max_iter=4, tol=None,
         random_state=0,
     )  # fmt: skip
-    ran = _spy_engines(monkeypatch)
+    ran = spy_engines(monkeypatch)
     compiled = AdamLogisticRegression(**kw).fit(X, y)
     engines_compiled = set(ran)
     ran.clear()

@@ -185,3 +185,28 @@ def test_balanced_class_weight_equals_sample_weight():
     a.fit(X, y)
     b.fit(X, y, sample_weight=sw)
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["breast_cancer", "wine"])
+def test_balanced_with_sample_weight_counts_the_weights(name):
+    # 'balanced' with sample_weight: n / (n_classes * count) with the counts
+    # weighted, as scikit-learn >= 1.7 computes them, whatever the version
+    X, y = dataset(name)
+    sw = np.random.RandomState(0).uniform(0.2, 3.0, size=len(y))
+    classes = np.unique(y)
+    weighted_count = np.array([sw[y == c].sum() for c in classes])
+    per_class = sw.sum() / (len(classes) * weighted_count)
+    expected = sw * per_class[np.searchsorted(classes, y)]
+    kw = dict(solver="gd", tol=1e-10, max_iter=20_000)
+    balanced = AdamLogisticRegression(class_weight="balanced", **kw)
+    balanced.fit(X, y, sample_weight=sw)
+    by_hand = AdamLogisticRegression(**kw).fit(X, y, sample_weight=expected)
+    # the same objective up to the rounding of the weights, each fit to
+    # tol=1e-10: measured 2.0e-12 apart
+    np.testing.assert_allclose(balanced.coef_, by_hand.coef_, rtol=0, atol=1e-10)
+    # the unweighted counts (scikit-learn < 1.7) give another model
+    unweighted = compute_class_weight("balanced", classes=classes, y=y)
+    other = AdamLogisticRegression(**kw).fit(
+        X, y, sample_weight=sw * unweighted[np.searchsorted(classes, y)]
+    )
+    assert relative_coef_error(other, by_hand) > 1e-3

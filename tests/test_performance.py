@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import REFERENCE, spy_engines
 from scipy import sparse
 from sklearn.datasets import make_classification
 
@@ -17,14 +18,6 @@ from sklearn_adamlr import AdamLogisticRegression, _kernels, available_solvers
 
 SOLVERS = available_solvers()
 needs_numba = pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not installed")
-
-
-def _fit(X, y, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return AdamLogisticRegression(random_state=0, max_iter=4, tol=None, **kw).fit(
-            X, y, sample_weight=kw.pop("sample_weight", None)
-        )
 
 
 @needs_numba
@@ -45,11 +38,16 @@ def test_compiled_path_matches_numpy_reference(
     X = X.astype(dtype)
     sw = np.random.RandomState(0).uniform(0.5, 2, size=len(y))
     kw = dict(solver=solver, shuffle=shuffle, batch_size=50, l1_ratio=0.3)
+    ran = spy_engines(monkeypatch)
     compiled = AdamLogisticRegression(random_state=0, max_iter=4, tol=None, **kw)
     compiled.fit(X, y, sample_weight=sw)
+    # the compiled path ran, then the reference alone
+    assert ran and REFERENCE not in ran
+    ran.clear()
     monkeypatch.setattr(_kernels, "AVAILABLE", False)
     reference = AdamLogisticRegression(random_state=0, max_iter=4, tol=None, **kw)
     reference.fit(X, y, sample_weight=sw)
+    assert set(ran) == {REFERENCE}
     rtol = 1e-10 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(compiled.coef_, reference.coef_, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(compiled.loss_curve_, reference.loss_curve_, rtol=rtol)

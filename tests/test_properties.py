@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 from sklearn.datasets import make_classification
 
 from sklearn_adamlr import AdamLogisticRegression, available_solvers
@@ -144,21 +145,29 @@ def test_same_random_state_gives_a_bit_identical_model(solver, shuffle, seed):
     assert a.loss_curve_ == b.loss_curve_
 
 
-def test_two_threads_give_the_results_of_one():
-    # No shared module state: two fits at once equal each fit alone.
-    X, y = _data(0, 3, n_samples=400, n_features=10)
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_threads_give_the_results_of_one(fmt):
+    # No shared module state: fits at once equal each fit alone. The compiled
+    # kernels release the GIL, so on CSR data the lazy (adam, minibatch with
+    # L1), scaled (minibatch) and saga kernels really run side by side.
+    X, y = _data(0, 3, n_samples=1500, n_features=60)
+    if fmt == "csr":
+        X = sparse.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
     configs = [
-        dict(solver="adam", random_state=1, max_iter=30, tol=None),
-        dict(solver="minibatch", random_state=2, max_iter=30, tol=None),
-    ]
+        dict(solver="adam", random_state=1, max_iter=20, tol=None),
+        dict(solver="minibatch", random_state=2, max_iter=20, tol=None),
+        dict(solver="minibatch", random_state=3, max_iter=20, tol=None,
+             l1_ratio=0.5),
+        dict(solver="saga", random_state=4, max_iter=20, tol=None),
+    ]  # fmt: skip
     alone = [AdamLogisticRegression(**kw).fit(X, y).coef_ for kw in configs]
-    together = [None, None]
+    together = [None] * len(configs)
 
     def work(i):
         together[i] = AdamLogisticRegression(**configs[i]).fit(X, y).coef_
 
     for _ in range(3):
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
         for t in threads:
             t.start()
         for t in threads:

@@ -4,7 +4,9 @@
 implement Adam in the "efficient" form of Kingma & Ba and SGD with the heavy
 ball or Nesterov's momentum in the form of Sutskever et al.: written apart
 from this package, given the same gradients they must take the same steps.
-Both of our paths run: the compiled step (numba) and the numpy one.
+Both of our paths run: the compiled step (numba) and the numpy one. FISTA
+(``gd``) has no such twin in scikit-learn: it is checked against a reference
+written here from the update rules its docstring states.
 """
 
 import numpy as np
@@ -78,3 +80,116 @@ def test_momentum_sgd_takes_sklearns_steps(path, momentum, nesterov):
     assert np.abs(ours - start).max() > 0.5
     # measured: 5.3e-15 after 200 steps, compiled or numpy
     np.testing.assert_allclose(ours, theirs[0], rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------- FISTA (gd)
+
+
+def _smooth_gradient(X, y, l2):
+    """The gradient of mean logistic loss + l2/2 |coef|^2, from scratch.
+
+    Parameters are (n_features + 1, 1), the intercept last and unpenalised.
+    """
+
+    def gradient(params):
+        z = X @ params[:-1, 0] + params[-1, 0]
+        r = 1.0 / (1.0 + np.exp(-z)) - y
+        g = np.empty_like(params)
+        g[:-1, 0] = X.T @ r / len(y) + l2 * params[:-1, 0]
+        g[-1, 0] = r.mean()
+        return g
+
+    return gradient
+
+
+def _soft_threshold_prox(l1):
+    """prox of step * l1 * |coef|_1, in place, the intercept row left alone."""
+
+    def prox(params, step):
+        coef = params[:-1]
+        coef[...] = np.sign(coef) * np.maximum(np.abs(coef) - step * l1, 0.0)
+
+    return prox
+
+
+def _fista_reference(gradient, prox, start, eta0, n_steps):
+    """FISTA with gradient restart and Malitsky & Mishchenko's step.
+
+    Written from ``GradientDescent``'s docstring (Beck & Teboulle 2009;
+    O'Donoghue & Candes 2015; Malitsky & Mishchenko 2020), not from its code.
+    Returns the iterates x_1..x_n and the number of restarts.
+    """
+    x = start.copy()
+    y = start.copy()
+    t, step, theta = 1.0, None, np.inf
+    previous = None
+    iterates, restarts = [], 0
+    for _ in range(n_steps):
+        g = gradient(y)
+        if step is None:
+            step = eta0
+        else:
+            dx = np.linalg.norm(y - previous[0])
+            dg = np.linalg.norm(g - previous[1])
+            growth = np.sqrt(1.0 + theta) * step
+            # equal gradients (converged) bound nothing: the step grows
+            new = growth if dg == 0 else min(growth, dx / (2.0 * dg))
+            theta, step = new / step, new
+        previous = (y.copy(), g.copy())
+        x_new = y - step * g
+        prox(x_new, step)
+        if np.vdot(y - x_new, x_new - x) > 0:
+            t, y = 1.0, x_new.copy()
+            restarts += 1
+        else:
+            t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
+            y = x_new + (t - 1.0) / t_next * (x_new - x)
+            t = t_next
+        x = x_new
+        iterates.append(x.copy())
+    return iterates, restarts
+
+
+def _small_problem():
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(40, 3)) * [1.0, 3.0, 0.3]
+    y = (X @ [1.0, -0.5, 2.0] + rng.normal(size=40) > 0).astype(float)
+    return X, y
+
+
+@pytest.mark.parametrize("l1", [0.0, 0.05])
+def test_gd_takes_fistas_steps(l1):
+    X, y = _small_problem()
+    gradient, prox = _smooth_gradient(X, y, 0.01), _soft_threshold_prox(l1)
+    start = np.zeros((4, 1))
+    eta0 = 0.3
+    expected, restarts = _fista_reference(gradient, prox, start, eta0, 100)
+    solver = get_solver("gd", dict(nesterovs_momentum=True))
+    ours = start.copy()
+    state = solver.init_state(ours)
+    for k in range(100):
+        grad = gradient(solver.eval_point(ours, state).copy())
+        solver.update(ours, grad, state, eta0, None if l1 == 0 else prox)
+        # measured: 0 apart (the same operations, in the same order)
+        np.testing.assert_allclose(ours, expected[k], rtol=0, atol=1e-12)
+    # the trajectory went through both branches and grew its step
+    assert restarts > 0 and state.n_restarts == restarts
+    assert state.step > 10 * eta0  # measured: 37 and 13 times
+    if l1:
+        assert np.count_nonzero(ours[:-1] == 0.0) >= 1  # exact zeros
+
+
+def test_gd_without_momentum_is_the_textbook_proximal_step():
+    X, y = _small_problem()
+    gradient, prox = _smooth_gradient(X, y, 0.01), _soft_threshold_prox(0.05)
+    solver = get_solver("gd", dict(nesterovs_momentum=False))
+    ours = np.zeros((4, 1))
+    expected = ours.copy()
+    state = solver.init_state(ours)
+    for _ in range(50):
+        solver.update(ours, gradient(solver.eval_point(ours, state)).copy(), state,
+                      0.2, prox)  # fmt: skip
+        expected = expected - 0.2 * gradient(expected)
+        prox(expected, 0.2)
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
+    assert np.abs(ours).max() > 0.5

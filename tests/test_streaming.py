@@ -37,9 +37,11 @@ CLASSES = np.unique(Y)
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stream_csv.py"
 
 
+@pytest.mark.parametrize("shuffle", [False, "blocks", True])
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_fit_equals_repeated_partial_fit(solver):
-    kw = dict(solver=solver, shuffle=False, random_state=0, batch_size=32)
+def test_fit_equals_repeated_partial_fit(solver, shuffle):
+    # shuffled too: partial_fit draws its orders from the same generator
+    kw = dict(solver=solver, shuffle=shuffle, random_state=0, batch_size=32)
     fitted = AdamLogisticRegression(max_iter=7, tol=None, **kw).fit(X, Y)
     streamed = AdamLogisticRegression(**kw)
     for _ in range(7):
@@ -501,3 +503,146 @@ def test_stream_csv_example_memory_does_not_grow_with_the_file(tmp_path):
     # five times the rows: the peak is set by one chunk, not by the file
     # (the whole 30,000-row file as floats alone would be ~2 MB more)
     assert peaks[1] < 1.3 * peaks[0]
+
+
+# ------------------------------------------ behaviours no other test reached
+
+
+def _decay(learning_rate, t):
+    """A callable schedule: 'invscaling' with power_t=0.5, written apart."""
+    return learning_rate / max(t, 1) ** 0.5
+
+
+# gd adapts its step after the first one (the schedule does not apply), saga
+# takes a constant step
+@pytest.mark.parametrize(
+    "solver", [s for s in SOLVERS if not (_own_epoch(s) or get_solver(s).full_batch)]
+)
+def test_a_callable_schedule_is_used_per_step_and_pickles(solver):
+    kw = dict(solver=solver, shuffle=True, random_state=0, batch_size=16,
+              learning_rate=0.05)  # fmt: skip
+    chunks = [(X[i::3], Y[i::3]) for i in range(3)]
+
+    def stream(est, stop=None):
+        for calls, (Xc, yc) in enumerate(chunks * 2, start=1):
+            est.partial_fit(Xc, yc, classes=CLASSES)
+            if calls == stop:
+                est = pickle.loads(pickle.dumps(est))
+        return est
+
+    by_callable = stream(AdamLogisticRegression(schedule=_decay, **kw))
+    by_name = stream(AdamLogisticRegression(schedule="invscaling", **kw))
+    constant = stream(AdamLogisticRegression(schedule="constant", **kw))
+    # the callable gets the same step counts as 'invscaling' (same rates,
+    # up to the rounding of the power)
+    np.testing.assert_allclose(by_callable.coef_, by_name.coef_, rtol=1e-12)
+    assert not np.allclose(by_callable.coef_, constant.coef_, rtol=1e-3)
+    # and it travels in a pickle, mid-stream
+    resumed = stream(AdamLogisticRegression(schedule=_decay, **kw), stop=2)
+    assert np.array_equal(resumed.coef_, by_callable.coef_)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_a_class_weight_dict_in_partial_fit_multiplies_sample_weight(solver):
+    kw = dict(solver=solver, shuffle=True, random_state=0, batch_size=16)
+    weights = {CLASSES[0]: 3.0, CLASSES[1]: 0.5, CLASSES[2]: 1.0}
+    by_class = AdamLogisticRegression(class_weight=weights, **kw)
+    by_sample = AdamLogisticRegression(**kw)
+    plain = AdamLogisticRegression(**kw)
+    for i in range(3):
+        Xc, yc = X[i::3], Y[i::3]
+        by_class.partial_fit(Xc, yc, classes=CLASSES)
+        by_sample.partial_fit(
+            Xc, yc, classes=CLASSES, sample_weight=np.vectorize(weights.get)(yc)
+        )
+        plain.partial_fit(Xc, yc, classes=CLASSES)
+    np.testing.assert_allclose(by_class.coef_, by_sample.coef_, rtol=0, atol=1e-12)
+    assert not np.allclose(by_class.coef_, plain.coef_, atol=1e-3)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("change", ["features", "classes"])
+def test_warm_start_after_the_data_changed_starts_afresh(solver, change):
+    kw = dict(solver=solver, random_state=0, max_iter=5, tol=None)
+    first_X, first_y = X, Y
+    if change == "features":
+        second_X, second_y = np.hstack([X, X[:, :1] ** 2]), Y
+    else:
+        second_X, second_y = X, np.minimum(Y, 1)  # three classes, then two
+    warm = AdamLogisticRegression(warm_start=True, **kw).fit(first_X, first_y)
+    warm.fit(second_X, second_y)
+    cold = AdamLogisticRegression(**kw).fit(second_X, second_y)
+    assert warm.coef_.shape == cold.coef_.shape
+    assert np.array_equal(warm.coef_, cold.coef_)
+    assert np.array_equal(warm.classes_, cold.classes_)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("case", ["l1", "multiclass", "weighted"])
+def test_a_sparse_stream_pickled_mid_way_resumes_exactly(solver, case):
+    from scipy import sparse
+
+    rng = np.random.RandomState(0)
+    dense = rng.normal(size=(240, 30)) * (rng.uniform(size=(240, 30)) < 0.2)
+    y = (dense[:, :3].sum(axis=1) > 0).astype(int)
+    if case == "multiclass":
+        y = y + (dense[:, 3] > 0.5)
+    Xs = sparse.csr_matrix(dense)
+    sw = rng.uniform(0.5, 2.0, size=240) if case == "weighted" else None
+    kw = dict(solver=solver, random_state=0, batch_size=16)
+    if case == "l1":
+        kw.update(C=0.05, l1_ratio=1.0)  # strong enough for exact zeros
+    classes = np.unique(y)
+    chunks = [slice(i, i + 60) for i in range(0, 240, 60)]
+
+    def stream(stop=None):
+        est = AdamLogisticRegression(**kw)
+        for calls, rows in enumerate(chunks * 2, start=1):
+            w = None if sw is None else sw[rows]
+            est.partial_fit(Xs[rows], y[rows], classes=classes, sample_weight=w)
+            if calls == stop:
+                est = pickle.loads(pickle.dumps(est))
+        return est
+
+    reference = stream()
+    for stop in (1, 4, 5):
+        resumed = stream(stop)
+        assert np.array_equal(resumed.coef_, reference.coef_)
+        assert np.array_equal(resumed.intercept_, reference.intercept_)
+    if case == "l1":
+        assert np.count_nonzero(reference.coef_ == 0) > 0
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_early_stopping_returns_the_parameters_of_the_best_epoch(monkeypatch, solver):
+    # Not only a model that scores as well: the very parameters of the first
+    # epoch with the best validation score, recorded as the epochs ran.
+    from sklearn_adamlr import _engines
+
+    snapshots = []
+    for cls in (
+        _engines.NumpyEngine, _engines.KernelEngine, _engines.LinearEngine,
+        _engines.SolverKernelEngine, _engines.DataEpochEngine,
+    ):  # fmt: skip
+        original = cls.run_epoch
+
+        def run_epoch(self, plan, params, *rest, _original=original):
+            out = _original(self, plan, params, *rest)
+            snapshots.append(params.copy())
+            return out
+
+        monkeypatch.setattr(cls, "run_epoch", run_epoch)
+    Xb, yb = make_classification(
+        n_samples=600, n_features=20, flip_y=0.2, random_state=0
+    )
+    est = AdamLogisticRegression(
+        solver=solver, early_stopping=True, validation_fraction=0.2,
+        n_iter_no_change=5, tol=1e-3, max_iter=500, random_state=0,
+    ).fit(Xb, yb)  # fmt: skip
+    scores = est.validation_scores_
+    assert len(snapshots) == len(scores) == est.n_iter_
+    best = int(np.argmax(scores))
+    assert best < len(scores) - 1  # the last epoch is not the best one
+    kept = np.vstack([est.coef_.T, est.intercept_[None, :]])
+    np.testing.assert_array_equal(kept, snapshots[best])
+    assert not np.array_equal(kept, snapshots[-1])
