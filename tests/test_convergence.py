@@ -321,3 +321,25 @@ def test_a_diverging_fit_restarts_from_its_best_point(name):
     bound, accuracy = {"breast_cancer": (0.5, 0.94), "wine": (0.65, 0.97)}[name]
     assert gap < bound
     assert est.score(X, y) > accuracy
+
+
+def test_a_recovered_rise_of_the_automatic_step_does_not_warn():
+    # saga's automatic step 1 / L_mean on breast_cancer at C=0.01 with an L1
+    # part: its epoch loss (summed as the samples are visited) starts below
+    # the objective and rose over epochs 5 to 10 while the certificate
+    # improved; the fit certified at epoch 12. The RisingLossWarning it raised
+    # told a default user to use learning_rate='auto', which they did.
+    X, y = dataset("breast_cancer")
+    kw = dict(solver="saga", C=0.01, l1_ratio=0.5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = AdamLogisticRegression(**kw).fit(X, y)
+    assert est.optimality_ <= est.tol
+    # stopped at epoch 10, before it recovers: the warning comes at the end,
+    # next to the ConvergenceWarning, with advice that fits the automatic step
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AdamLogisticRegression(max_iter=10, **kw).fit(X, y)
+    assert ConvergenceWarning in [w.category for w in caught]
+    rising = [str(w.message) for w in caught if w.category is RisingLossWarning]
+    assert len(rising) == 1 and "the automatic learning_rate" in rising[0]

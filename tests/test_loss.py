@@ -12,6 +12,7 @@ from sklearn_adamlr._loss import (
     BinaryLogLoss,
     MultinomialLogLoss,
     lipschitz_constant,
+    loss_for,
     objective,
 )
 from sklearn_adamlr._penalties import ElasticNet
@@ -154,3 +155,148 @@ def test_elastic_net_value_and_stationarity_from_their_definitions():
     expected = max(0.0, abs(-0.7 + 0.5), abs(0.1 - 0.5))
     assert pen.stationarity(w, g) == pytest.approx(expected, rel=1e-15)
     assert ElasticNet(alpha=1.0, l1_ratio=0.0).stationarity(w, g) == 0.7
+
+
+# ------------------------------------------- against formulas written here
+# (mutation testing found that no test pinned these: see docs/architecture.rst)
+
+
+def _log_loss_by_hand(X, y_index, coef, intercept):
+    """Per-sample log-loss of a linear model, sigmoid for one row, else softmax."""
+    z = np.asarray(X @ coef.T) + intercept
+    if coef.shape[0] == 1:
+        z = z[:, 0]
+        return np.logaddexp(0.0, z) - y_index * z
+    top = z.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(z - top).sum(axis=1))
+    return lse - z[np.arange(len(z)), y_index]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_logistic_objective_is_sklearns_objective(n_classes, weighted, fmt):
+    from sklearn_adamlr import logistic_objective
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 4))
+    labels = np.array(["b", "c", "a"])[:n_classes]
+    y_index = rng.randint(n_classes, size=30)
+    y = labels[y_index]
+    rows = 1 if n_classes == 2 else n_classes
+    coef, intercept = rng.normal(size=(rows, 4)), rng.normal(size=rows)
+    sw = rng.uniform(0.5, 2.0, size=30) if weighted else None
+    classes = np.sort(labels)
+    # class indices in sorted order, as the estimators encode them
+    index = np.searchsorted(classes, y)
+    data = _log_loss_by_hand(X, index, coef, intercept)
+    data = data.sum() if sw is None else np.dot(sw, data)
+    penalty = 0.5 * 0.7 * (coef**2).sum() + 0.3 * np.abs(coef).sum()
+    Xin = sparse.csr_matrix(X) if fmt == "csr" else X
+    kw = dict(l1_ratio=0.3, sample_weight=sw)
+    value = logistic_objective(Xin, y, coef, intercept, C=2.5, **kw)
+    np.testing.assert_allclose(value, 2.5 * data + penalty, rtol=1e-13)
+    # C defaults to 1; classes given explicitly (a superset in a stream's
+    # chunk) change nothing when they are y's; C=inf drops the penalty
+    default = logistic_objective(Xin, y, coef, intercept, **kw)
+    np.testing.assert_allclose(default, data + penalty, rtol=1e-13)
+    given = logistic_objective(Xin, y, coef, intercept, C=2.5, classes=classes, **kw)
+    assert given == value
+    unpenalised = logistic_objective(Xin, y, coef, intercept, C=np.inf, **kw)
+    np.testing.assert_allclose(unpenalised, data, rtol=1e-13)
+    # float32 coefficients are evaluated in float64
+    single = logistic_objective(
+        Xin, y, coef.astype(np.float32), intercept.astype(np.float32), C=2.5, **kw
+    )
+    exact = 2.5 * _log_loss_by_hand(
+        X, index, coef.astype(np.float32).astype(float),
+        intercept.astype(np.float32).astype(float),
+    )  # fmt: skip
+    exact = exact.sum() if sw is None else np.dot(sw, exact)
+    c32 = coef.astype(np.float32).astype(float)
+    exact += 0.5 * 0.7 * (c32**2).sum() + 0.3 * np.abs(c32).sum()
+    np.testing.assert_allclose(single, exact, rtol=1e-13)
+
+
+def test_logistic_objective_takes_the_classes_of_a_chunk():
+    # a chunk of a stream may miss a class: with classes given, y's labels
+    # keep their place among all the classes
+    from sklearn_adamlr import logistic_objective
+
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(10, 3))
+    coef, intercept = rng.normal(size=(3, 3)), rng.normal(size=3)
+    y = np.array([0, 2] * 5)  # class 1 absent
+    value = logistic_objective(X, y, coef, intercept, classes=[0, 1, 2])
+    expected = _log_loss_by_hand(X, y, coef, intercept).sum()
+    expected += 0.5 * (coef**2).sum()
+    np.testing.assert_allclose(value, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_scaled_objective_divides_by_the_weight_sum(n_classes):
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(25, 3))
+    y_index = rng.randint(n_classes, size=25)
+    rows = 1 if n_classes == 2 else n_classes
+    params = rng.normal(size=(4, rows))
+    sw = rng.uniform(0.2, 3.0, size=25)
+    loss = loss_for(n_classes)
+    target = loss.encode(y_index, np.float64)
+    penalty = ElasticNet(alpha=0.1, l1_ratio=0.4)
+    coef, intercept = params[:3].T, params[3]
+    data = _log_loss_by_hand(X, y_index, coef, intercept)
+    pen = 0.1 * (0.5 * 0.6 * (coef**2).sum() + 0.4 * np.abs(coef).sum())
+    for weights, expected in ((None, data.mean()), (sw, np.dot(sw, data) / sw.sum())):
+        value, _ = objective(params, X, target, weights, loss, penalty)
+        np.testing.assert_allclose(value, expected + pen, rtol=1e-13)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_probabilities_are_the_sigmoid_or_softmax(n_classes):
+    rng = np.random.RandomState(3)
+    rows = 1 if n_classes == 2 else n_classes
+    raw = rng.normal(size=(20, rows)) * 5
+    loss = loss_for(n_classes)
+    if n_classes == 2:
+        positive = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+        expected = np.column_stack([1.0 - positive, positive])
+    else:
+        e = np.exp(raw - raw.max(axis=1, keepdims=True))
+        expected = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(loss.predict_proba(raw), expected, rtol=1e-13)
+    np.testing.assert_allclose(
+        loss.predict_log_proba(raw), np.log(expected), rtol=1e-12, atol=1e-15
+    )
+
+
+def test_the_loss_sum_is_accumulated_in_float64():
+    # a million float32 losses of 0.1 summed in float32 drift by about 1e-3
+    # relative; the sum is returned in float64
+    raw = np.zeros((1_000_000, 1), dtype=np.float32)
+    target = np.zeros(1_000_000, dtype=np.float32)
+    grad = np.empty_like(raw)
+    loss = loss_for(2)
+    value = loss.loss_gradient(raw, target, None, grad)
+    pointwise = np.float64(np.float32(np.log(2.0)))
+    np.testing.assert_allclose(value, 1_000_000 * pointwise, rtol=1e-9)
+    weighted = loss.loss_gradient(raw, target, np.ones(1_000_000, np.float32), grad)
+    np.testing.assert_allclose(weighted, 1_000_000 * pointwise, rtol=1e-9)
+
+
+def test_encode_gives_the_binary_target_in_the_dtype_asked_for():
+    # the kernels read the binary target in X's dtype; the softmax's target
+    # stays the class index
+    index = np.array([0, 1, 1, 0])
+    for dtype in (np.float32, np.float64):
+        target = loss_for(2).encode(index, dtype)
+        assert target.dtype == dtype
+        np.testing.assert_array_equal(target, index)
+        np.testing.assert_array_equal(loss_for(3).encode(index, dtype), index)
+
+
+def test_inverse_scaling_defaults_to_the_estimators_power_t():
+    from sklearn_adamlr import AdamLogisticRegression, InverseScaling
+
+    assert InverseScaling().power_t == AdamLogisticRegression().power_t == 0.5
+    assert InverseScaling()(0.1, 100) == 0.1 / 100**0.5

@@ -72,12 +72,25 @@ def test_get_solver_passes_declared_hyperparameters_only():
     assert not hasattr(solver, "beta_1")
 
 
+# Relative gaps to the optimum of default fits, as measured (breast_cancer,
+# C=0.01); each test allows twice as much. adam, minibatch and the
+# third-party solver do not certify at l1_ratio=1 in 1000 epochs (they warn).
+L1_GAPS = {
+    ("adam", 1.0): 3.6e-5, ("adam", 0.5): 2.4e-8,
+    ("gd", 1.0): 2.2e-6, ("gd", 0.5): 2e-8,
+    ("minibatch", 1.0): 1.1e-4, ("minibatch", 0.5): 8.5e-5,
+    ("saga", 1.0): 2.7e-6, ("saga", 0.5): 1.4e-8,
+    ("thirdparty_plain_sgd", 1.0): 5.7e-5, ("thirdparty_plain_sgd", 0.5): 1e-7,
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
 def test_l1_gives_exact_zeros_and_the_l1_optimum(solver, l1_ratio):
     # With default settings every solver lands near the L1 / elastic-net
     # optimum (a momentum solver whose velocity undid the prox once settled
-    # 30 % to 90 % above it) and its zeros are exact.
+    # 30 % to 90 % above it) and its zeros are exact: 26 to 28 of the
+    # optimum's 28 at l1_ratio=1, 14 to 17 of its 17 at 0.5 (measured).
     from sklearn_adamlr import logistic_objective
 
     X, y = standardized(load_breast_cancer)
@@ -90,24 +103,38 @@ def test_l1_gives_exact_zeros_and_the_l1_optimum(solver, l1_ratio):
     def objective(est):
         return logistic_objective(X, y, est.coef_, est.intercept_, **kw)
 
-    assert objective(clf) <= objective(optimum) * (1 + 1e-2)
+    gap = objective(clf) / objective(optimum) - 1
+    bound = L1_GAPS.get((solver, l1_ratio), 1e-2)  # another registered solver
+    assert gap <= 2 * bound
     n_zeros = (optimum.coef_ == 0).sum()
     assert n_zeros >= 10
-    assert (clf.coef_ == 0).sum() >= n_zeros // 2
+    assert (clf.coef_ == 0).sum() >= n_zeros - 3
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_string_labels_and_multiclass_shapes(solver):
     X, y = load_iris(return_X_y=True)
-    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    names = np.array(["setosa", "versicolor", "virginica"])
+    labels = names[y]
     clf = AdamLogisticRegression(solver=solver, random_state=0).fit(X, labels)
     assert clf.coef_.shape == (3, 4)
     assert clf.intercept_.shape == (3,)
-    assert set(clf.predict(X)) <= set(labels)
+    # the labels are only names: the same model as on the class indices,
+    # predicting the names of the same classes
+    by_index = AdamLogisticRegression(solver=solver, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, by_index.coef_)
+    np.testing.assert_array_equal(clf.predict(X), names[by_index.predict(X)])
+    assert np.mean(clf.predict(X) == labels) > 0.9
     binary = AdamLogisticRegression(solver=solver, random_state=0)
     binary.fit(X[y > 0], np.where(y[y > 0] == 1, -1, 1))
     assert binary.coef_.shape == (1, 4)
     np.testing.assert_array_equal(binary.classes_, [-1, 1])
+    # the positive class is the larger label, +1: its decision is positive
+    # where it is predicted
+    decision = binary.decision_function(X[y > 0])
+    np.testing.assert_array_equal(
+        binary.predict(X[y > 0]), np.where(decision > 0, 1, -1)
+    )
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
