@@ -645,8 +645,7 @@ def _rising_message(history, learning_rate, epoch_no, automatic=False):
         )
     return (
         f"The training objective rose over the last {RISING_EPOCHS} epochs "
-        f"(epoch {epoch_no}: {history[-1]:.6g}, best so far {best:.6g}); "
-        + advice
+        f"(epoch {epoch_no}: {history[-1]:.6g}, best so far {best:.6g}); " + advice
     )
 
 

@@ -11,9 +11,11 @@ from scipy import sparse
 from sklearn_adamlr._loss import (
     BinaryLogLoss,
     MultinomialLogLoss,
+    gradient_from_raw,
     lipschitz_constant,
     loss_for,
     objective,
+    raw_prediction,
 )
 from sklearn_adamlr._penalties import ElasticNet
 
@@ -300,3 +302,70 @@ def test_inverse_scaling_defaults_to_the_estimators_power_t():
 
     assert InverseScaling().power_t == AdamLogisticRegression().power_t == 0.5
     assert InverseScaling()(0.1, 100) == 0.1 / 100**0.5
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_raw_prediction_and_gradient_with_and_without_an_intercept(fmt, fit_intercept):
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(12, 3))
+    params = rng.normal(size=(3 + fit_intercept, 2))
+    grad_raw = rng.normal(size=(12, 2))
+    Xin = sparse.csr_matrix(X) if fmt == "csr" else X
+    expected = X @ params[:3] + (params[3] if fit_intercept else 0.0)
+    np.testing.assert_allclose(raw_prediction(Xin, params, 3), expected, rtol=1e-14)
+    out = np.empty_like(params)
+    gradient_from_raw(Xin, grad_raw, 3, 0.5, out)
+    full = np.hstack([X, np.ones((12, 1))]) if fit_intercept else X
+    np.testing.assert_allclose(out, 0.5 * full.T @ grad_raw, rtol=1e-14)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_lipschitz_constant_is_the_top_eigenvalue(fit_intercept, weighted):
+    # not centred, so that the intercept's cross terms matter; row blocks of
+    # 7, so that the Gram matrix is summed over blocks
+    rng = np.random.RandomState(6)
+    X = rng.normal(size=(50, 6)) + 3.0
+    sw = rng.uniform(0.5, 2.0, size=50) if weighted else np.ones(50)
+    A = np.hstack([X, np.ones((50, 1))]) if fit_intercept else X
+    expected = 0.25 * np.linalg.eigvalsh(A.T @ (sw[:, None] * A))[-1] / sw.sum()
+    weights = sw if weighted else None
+    dense = lipschitz_constant(X, weights, fit_intercept, 0.25, block=7)
+    np.testing.assert_allclose(dense, expected, rtol=1e-12)
+    # sparse: Lanczos to tol=1e-3, enlarged by 2 % to stay an upper bound
+    lanczos = lipschitz_constant(sparse.csr_matrix(X), weights, fit_intercept, 0.25)
+    assert expected <= lanczos <= 1.03 * expected
+
+
+def test_stationarity_tells_zero_coefficients_from_others():
+    pen = ElasticNet(alpha=1.0, l1_ratio=0.5)  # l1 = 0.5
+    # at zero: the gradient inside [-l1, l1] is stationary, beyond it by the
+    # excess; away from zero (1.0 included): |g + l1 sign(w)|
+    assert pen.stationarity(np.array([[0.0]]), np.array([[0.3]])) == 0.0
+    assert pen.stationarity(np.array([[0.0]]), np.array([[-0.8]])) == pytest.approx(0.3)
+    assert pen.stationarity(np.array([[1.0]]), np.array([[-0.2]])) == pytest.approx(0.3)
+    assert pen.stationarity(np.array([[-1.0]]), np.array([[0.5]])) == 0.0
+
+
+def test_log_probabilities_stay_finite_for_large_and_mixed_logits():
+    # each row shifted by its own maximum: a shared shift (or none) sends a
+    # row of small logits to log(0), or a row of large ones to overflow
+    raw = np.array([[800.0, 799.0, 790.0], [0.0, 1.0, -1.0], [-700.0, -701.0, -705.0]])
+    log_p = loss_for(3).predict_log_proba(raw)
+    shifted = raw - raw.max(axis=1, keepdims=True)
+    expected = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(log_p, expected, rtol=1e-14, atol=1e-300)
+    binary = loss_for(2).predict_log_proba(np.array([[800.0], [-800.0], [0.0]]))
+    assert np.isfinite(binary).all()
+    np.testing.assert_allclose(binary[2], np.log([0.5, 0.5]), rtol=1e-15)
+    np.testing.assert_allclose(binary[0], [-800.0, 0.0], rtol=1e-15)
+
+
+def test_the_softmax_loss_sum_is_accumulated_in_float64():
+    raw = np.zeros((1_000_000, 3), dtype=np.float32)
+    target = np.zeros(1_000_000, dtype=np.intp)
+    grad = np.empty_like(raw)
+    value = loss_for(3).loss_gradient(raw, target, None, grad)
+    pointwise = np.float64(np.float32(np.log(3.0)))
+    np.testing.assert_allclose(value, 1_000_000 * pointwise, rtol=1e-9)
