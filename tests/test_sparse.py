@@ -416,13 +416,18 @@ def test_scaled_coordinates_stay_accurate_over_many_steps(monkeypatch, dtype):
         est = AdamLogisticRegression(random_state=0, max_iter=50, tol=None, **kw)
         return est.fit(X, y)
 
+    ran = spy_engines(monkeypatch)
     compiled = fit()
     monkeypatch.setattr(
         _kernels.LinearKernel, "CONDITION_LIMIT", {np.float64: 1.0, np.float32: 1.0}
     )
     every_step = fit()
+    # both ran the scaled coordinates, compiled
+    assert set(ran) == {"LinearEngine"}
+    ran.clear()
     monkeypatch.setattr(_kernels, "AVAILABLE", False)
     reference = fit()
+    assert set(ran) == {REFERENCE}
     rtol = 1e-9 if dtype == np.float64 else 1e-4
     for other in (every_step, reference):
         np.testing.assert_allclose(compiled.coef_, other.coef_, rtol=rtol, atol=rtol)
