@@ -220,3 +220,26 @@ def test_adam_with_l1_is_the_prox_in_adams_metric(path):
         np.testing.assert_allclose(ours, x, rtol=0, atol=1e-12)
     assert np.count_nonzero(ours[:5] == 0.0) > 0  # exact zeros
     assert np.all(ours[5] != 0.0)  # the intercept is not thresholded
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_momentum_with_l1_converges_to_the_l1_solution(path, nesterov):
+    # f(x) = |x - a|^2 / 2 + l1 |x|_1 has the solution S(a, l1), the
+    # soft-thresholding of a: the fixed point of the momentum step with its
+    # prox must be it. Nesterov's used to solve the problem at 0.91 l1.
+    from sklearn_adamlr._engines import _L1Prox
+    from sklearn_adamlr._penalties import ElasticNet
+
+    l1 = 0.3
+    a = np.array([[1.0], [-0.2], [0.25], [-2.0], [0.5]])
+    prox = _L1Prox(ElasticNet(alpha=l1, l1_ratio=1.0), n_params=5, n_features=5)
+    solver = get_solver("minibatch", dict(momentum=0.9, nesterovs_momentum=nesterov))
+    x = np.zeros_like(a)
+    state = solver.init_state(x)
+    for _ in range(600):
+        solver.update(x, x - a, state, 0.1, prox)
+    expected = np.sign(a) * np.maximum(np.abs(a) - l1, 0.0)
+    # measured: at most 4.7e-15 apart after 600 steps
+    np.testing.assert_allclose(x, expected, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(x == 0, expected == 0)
+    assert np.abs(state.velocity).max() < 1e-12
