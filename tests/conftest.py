@@ -74,6 +74,14 @@ def run_snippet(tmp_path, name, code):
 
 # The name spy_engines records for an epoch of the numpy reference.
 REFERENCE = "NumpyEngine"
+# Every way to run an epoch (see _engines.make_engine)
+ENGINES = (
+    _engines.NumpyEngine,
+    _engines.KernelEngine,
+    _engines.LinearEngine,
+    _engines.SolverKernelEngine,
+    _engines.DataEpochEngine,
+)
 
 
 def spy_engines(monkeypatch):
@@ -86,13 +94,7 @@ def spy_engines(monkeypatch):
     sides cannot pass as agreement.
     """
     ran = []
-    for cls in (
-        _engines.NumpyEngine,
-        _engines.KernelEngine,
-        _engines.LinearEngine,
-        _engines.SolverKernelEngine,
-        _engines.DataEpochEngine,
-    ):
+    for cls in ENGINES:
         original = cls.run_epoch
 
         def run_epoch(self, *args, _original=original):

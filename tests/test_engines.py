@@ -148,3 +148,15 @@ def test_specialise_compiles_only_the_branch_its_constants_reach():
 
     with pytest.raises(TypingError):
         other(1.0)
+
+
+def test_the_spy_sees_every_engine():
+    # conftest.spy_engines patches ENGINES: a new engine must be listed there,
+    # or the compiled-path assertions would miss its epochs
+    from conftest import ENGINES
+
+    def leaves(cls):
+        subs = cls.__subclasses__()
+        return {cls} if not subs else set().union(*map(leaves, subs))
+
+    assert leaves(_engines.Engine) == set(ENGINES)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import standardized
+from conftest import ENGINES, standardized
 from sklearn.datasets import load_iris, make_classification
 
 from sklearn_adamlr import (
@@ -617,13 +617,8 @@ def test_a_sparse_stream_pickled_mid_way_resumes_exactly(solver, case):
 def test_early_stopping_returns_the_parameters_of_the_best_epoch(monkeypatch, solver):
     # Not only a model that scores as well: the very parameters of the first
     # epoch with the best validation score, recorded as the epochs ran.
-    from sklearn_adamlr import _engines
-
     snapshots = []
-    for cls in (
-        _engines.NumpyEngine, _engines.KernelEngine, _engines.LinearEngine,
-        _engines.SolverKernelEngine, _engines.DataEpochEngine,
-    ):  # fmt: skip
+    for cls in ENGINES:
         original = cls.run_epoch
 
         def run_epoch(self, plan, params, *rest, _original=original):
