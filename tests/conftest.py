@@ -5,6 +5,8 @@ which iterate over ``available_solvers()``, pick it up with no change to the
 package or to any test file.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -68,8 +70,38 @@ def run_snippet(tmp_path, name, code):
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in without_shutdown_race(result.stderr), result.stderr
     return result
+
+
+# A log record of the standard ``logging`` format that distributed uses.
+_LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - ", re.MULTILINE)
+
+
+def without_shutdown_race(stderr):
+    """``stderr`` without the log records of distributed's shutdown race.
+
+    When ``Client.close()`` stops a local cluster while a worker's heartbeat
+    is in flight, the worker logs "Failed to communicate with scheduler
+    during heartbeat" with a ``CommClosedError: ConnectionPool closing``
+    traceback (dask/distributed#7192, open upstream). The script has already
+    finished by then. This removes exactly those records, so that any other
+    traceback, the package's above all, still fails the test. Seen in a CI
+    run of docs/dask.rst's first snippet (2026-12-01); 0 in 8 local runs.
+    """
+    starts = [m.start() for m in _LOG_RECORD.finditer(stderr)]
+    bounds = [0, *starts, len(stderr)]
+    kept = []
+    for begin, end in zip(bounds[:-1], bounds[1:], strict=True):
+        record = stderr[begin:end]
+        lines = record.strip().splitlines()
+        race = (
+            "Failed to communicate with scheduler during heartbeat" in record
+            and lines[-1].endswith("CommClosedError: ConnectionPool closing.")
+        )
+        if not race:
+            kept.append(record)
+    return "".join(kept)
 
 
 # The name spy_engines records for an epoch of the numpy reference.
