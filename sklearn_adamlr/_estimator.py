@@ -162,7 +162,9 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         objective stops improving (for about 10 updates, 20 for
         ``'minibatch'``, and at least an epoch) the batch size doubles, with
         ``'auto'`` the step of the larger batch; at the full batch the step
-        is halved instead, down to a thousandth of the start (see the user
+        is halved instead, down to a thousandth of the start, and with
+        ``'auto'`` ``'minibatch'`` follows the local curvature (the
+        Barzilai-Borwein step, never below ``1 / L``; see the user
         guide); ``'saga'`` halves its step after 5 epochs without a lower
         objective, and resumes from its best point.
     schedule : {'constant', 'invscaling'} or callable, default='constant'

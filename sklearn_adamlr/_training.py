@@ -371,6 +371,9 @@ def train(
     certify = tol is not None and validation is None
     # the step is the automatic one of a certified fit (see rate_for_batch)
     automatic = certify and rate_for_batch is not None
+    # the full-batch secant step (see Solver.secant_step)
+    secant = automatic and solver.secant_step and not per_sample
+    previous_point = None
     deferred_rising = None
 
     # A constant schedule needs no call per update.
@@ -463,6 +466,7 @@ def train(
                     # relative gap of 1e-2).
                     params[...] = certificate.best_params
                     state = solver.init_state(params)
+                    previous_point = None
                 if grow:
                     # Stalled in the noise of the minibatches: double the
                     # batch, which halves the noise and keeps an epoch at
@@ -483,6 +487,14 @@ def train(
                     change = f"step size scaled by {rate_scale:g}"
                 if verbose:
                     print(f"No lower objective for {stalled} epochs: {change}.")
+            if secant and batch_size == n:
+                learning_rate, previous_point = _secant_step(
+                    params,
+                    certificate.gradient,
+                    previous_point,
+                    learning_rate,
+                    rate_for_batch(n),
+                )
         if verbose:
             elapsed = time.perf_counter() - start_time
             line = (
@@ -533,6 +545,25 @@ def train(
     return result
 
 
+def _secant_step(params, gradient, previous_point, learning_rate, floor):
+    """The next full-batch step, and the point to measure the next one from.
+
+    The Barzilai-Borwein step ``|dw| / |dg|`` between the previous point and
+    ``params`` is the inverse of the gradient's curvature along the last
+    move; it is capped at twice ``learning_rate`` (the step grows
+    gradually, and the stall rule can still halve it) and never below
+    ``floor``, the automatic ``1 / L`` of the full batch, which is safe
+    everywhere.
+    """
+    if previous_point is not None:
+        last_params, last_gradient = previous_point
+        change = np.linalg.norm(gradient - last_gradient)
+        if change > 0.0:
+            estimate = np.linalg.norm(params - last_params) / change
+            learning_rate = max(floor, min(2.0 * learning_rate, estimate))
+    return learning_rate, (params.copy(), gradient.copy())
+
+
 def _setup(problem, solver, params, batch_size, mode):
     """The engine, the fixed minibatch bounds and the shuffle flags of a batch size."""
     n = problem.n_samples
@@ -555,7 +586,7 @@ class _Certificate:
 
     def __init__(self, engine, params):
         self._engine = engine
-        self._grad = np.empty_like(params)
+        self.gradient = np.empty_like(params)
         self._d = engine.problem.n_features
         self.best_objective = np.inf
         self.stalled = self.stalled_marked = 0
@@ -563,12 +594,12 @@ class _Certificate:
         self.measure(params)
 
     def measure(self, params):
-        value = self._engine.full_objective(params, self._grad)
+        value = self._engine.full_objective(params, self.gradient)
         d = self._d
         penalty = self._engine.problem.penalty
         optimality = max(
-            penalty.stationarity(params[:d], self._grad[:d]),
-            float(np.abs(self._grad[d:]).max(initial=0.0)),
+            penalty.stationarity(params[:d], self.gradient[:d]),
+            float(np.abs(self.gradient[d:]).max(initial=0.0)),
         )
         self._epoch += 1
         self.last = optimality

@@ -113,6 +113,15 @@ class Solver:
         the batch size, or at the full batch halve the step size. 10 by
         default. For a solver with ``Capabilities.data_epoch``, how many
         epochs before the step is halved.
+    secant_step : bool
+        In a ``fit`` with ``tol`` and ``learning_rate='auto'``, once the
+        batch is the whole data set, let the training loop set the step from
+        the full gradients it measures at the end of each epoch: the
+        Barzilai-Borwein step ``|dw| / |dg|`` between two epochs, at most
+        twice the previous step and never below the automatic ``1 / L``.
+        Only for a step that multiplies the gradient (in units of ``1 / L``);
+        False by default, and for Adam, whose step is a distance per
+        coordinate.
 
     Examples
     --------
@@ -142,6 +151,7 @@ class Solver:
     hyperparameters = ()
     capabilities = Capabilities()
     stall_patience = 10
+    secant_step = False
 
     def __init__(self, **hyperparameters):
         for key, value in hyperparameters.items():

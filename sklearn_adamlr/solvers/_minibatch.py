@@ -74,6 +74,13 @@ class MinibatchSGD(Solver):
     # reached the certificate 1e-4 in all of them, 10 in 9 of the 12 without
     # digits.
     stall_patience = 20
+    # At the full batch (a small data set, or after the batch has grown) the
+    # step 1 / L crawls along the flattest directions: on the 16 default
+    # cases (see stall_patience), the 2 fits on digits at C=1 stopped at
+    # max_iter=1000 with gaps of 1.1e-3 and 2.0e-3; with the secant step
+    # all 16 certify (the worst gap 2.1e-5), and the epochs summed over the
+    # 16 fell from 4,197 to 1,431.
+    secant_step = True
 
     def __init__(self, momentum=0.9, nesterovs_momentum=True):
         self.momentum = momentum
