@@ -288,8 +288,10 @@ def train(
     the data (the engine's ``full_objective``) that measures the objective
     and the certificate of optimality, the max-abs of the minimum-norm
     subgradient of the scaled objective (see ``ElasticNet.stationarity``;
-    the intercept's gradient included). Training stops once the certificate
-    is at most ``tol``. Whenever the full objective has gone
+    the intercept's gradient included). At the full batch an update's own
+    pass measures the point it starts from instead (``Engine.observe``), and
+    an update from a certified point is not taken. Training stops once the
+    certificate is at most ``tol``. Whenever the full objective has gone
     ``solver.stall_patience`` epochs without a new lowest value, the batch
     size is doubled (up to the full batch), or at the full batch the step
     size is halved (never below ``MIN_RATE_SCALE`` of the start); a
@@ -390,6 +392,31 @@ def train(
     if certify:
         certificate = _Certificate(engine, params)
         result.start_objective = certificate.start_objective
+        skipped = []
+
+        def observe(point, value, grad, rate):
+            # A full-batch update's own pass measures the point it starts
+            # from: a certified point is kept and its update skipped (None),
+            # and the secant step, measured there, is this update's step.
+            nonlocal learning_rate, previous_point
+            if not certificate.observe(point, value, grad):
+                return rate
+            if certificate.last <= tol:
+                skipped.append(True)
+                return None
+            if secant:
+                last = learning_rate
+                learning_rate, previous_point = _secant_step(
+                    certificate.point,
+                    certificate.gradient,
+                    previous_point,
+                    learning_rate,
+                    rate_for_batch(n),
+                )
+                rate *= learning_rate / last
+            return rate
+
+        engine.observe = observe
     start_time = time.perf_counter()
     for epoch in range(max_epochs):
         plan = _epoch_plan(rng, fixed_bounds, n, batch_size, gather, rotate)
@@ -410,6 +437,8 @@ def train(
             raise ValueError(
                 _divergence_message(epoch_no, learning_rate, f"numpy: {exc}")
             ) from None
+        if certify and skipped:
+            n_steps -= 1  # the certified point's update was not taken
         result.t += n_steps
 
         value = loss_sum / problem.weight_sum + penalty_value
@@ -440,7 +469,11 @@ def train(
                 best_score = score
                 result.best_params = params.copy()
         if certify:
-            certificate.measure(params)
+            # measured by the epoch's own pass (observe), or now
+            measured_now = not certificate.observed
+            if measured_now:
+                certificate.measure(params)
+            certificate.observed = False
             # The patience is counted in updates: a few epochs of a small data
             # set, a single epoch of thousands of minibatches.
             grow = batch_size < n and not per_sample
@@ -476,6 +509,7 @@ def train(
                     engine, fixed_bounds, gather, rotate = _setup(
                         problem, solver, params, batch_size, mode
                     )
+                    engine.observe = observe
                     if rate_for_batch is not None:
                         # a larger batch's gradient is smoother: 1 / L_b grows
                         learning_rate = rate_for_batch(batch_size)
@@ -487,9 +521,9 @@ def train(
                     change = f"step size scaled by {rate_scale:g}"
                 if verbose:
                     print(f"No lower objective for {stalled} epochs: {change}.")
-            if secant and batch_size == n:
+            if secant and batch_size == n and measured_now:
                 learning_rate, previous_point = _secant_step(
-                    params,
+                    certificate.point,
                     certificate.gradient,
                     previous_point,
                     learning_rate,
@@ -577,8 +611,9 @@ class _Certificate:
     """The full-data objective and certificate of each epoch, and the best point.
 
     ``measure(params)`` evaluates both at ``params`` (one pass over ``X``
-    through the engine) and keeps a copy of ``params`` when their objective
-    is the lowest seen (the starting point counts, as epoch 0). ``stalled``
+    through the engine), ``observe`` takes them from a full-batch update's
+    own pass; either keeps a copy of the point when its objective is the
+    lowest seen (the starting point counts, as epoch 0). ``stalled``
     counts the epochs in a row without a new lowest objective,
     ``stalled_marked`` those without one lower by more than ``STALL_SHARE``
     of the progress so far.
@@ -587,14 +622,35 @@ class _Certificate:
     def __init__(self, engine, params):
         self._engine = engine
         self.gradient = np.empty_like(params)
+        self.point = np.empty_like(params)
         self._d = engine.problem.n_features
         self.best_objective = np.inf
         self.stalled = self.stalled_marked = 0
+        self.observed = False
         self._epoch = -1
         self.measure(params)
 
     def measure(self, params):
+        """Measure ``params`` with a pass over the data (the engine's)."""
         value = self._engine.full_objective(params, self.gradient)
+        self._record(params, value)
+
+    def observe(self, point, value, gradient):
+        """Take ``value`` and ``gradient``, measured at ``point`` by an update.
+
+        Returns False, recording nothing, when ``point`` is the one measured
+        last (the first full-batch update after the batch grew to it, or
+        after a restart, starts there).
+        """
+        self.observed = True
+        if np.array_equal(point, self.point):
+            return False
+        self.gradient[...] = gradient
+        self._record(point, value)
+        return True
+
+    def _record(self, params, value):
+        self.point[...] = params
         d = self._d
         penalty = self._engine.problem.penalty
         optimality = max(

@@ -124,6 +124,27 @@ def test_compiled_engine_ran_and_matches_the_reference(
     )
 
 
+@needs_numba
+@pytest.mark.parametrize("solver", ["gd", "minibatch", "adam"])
+def test_a_certified_full_batch_fit_matches_the_reference(monkeypatch, solver):
+    # With the certificate measured by each full-batch update's own pass
+    # (Engine.observe), both paths stop at the same epoch at the same point.
+    X = _data("dense")
+    y = np.arange(X.shape[0]) % 3
+    kw = dict(solver=solver, batch_size=10_000, tol=1e-4, random_state=0)
+    ran = spy_engines(monkeypatch)
+    compiled = AdamLogisticRegression(**kw).fit(X, y)
+    assert REFERENCE not in set(ran)
+    ran.clear()
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
+    reference = AdamLogisticRegression(**kw).fit(X, y)
+    assert set(ran) == {REFERENCE}
+    assert compiled.optimality_ <= 1e-4
+    assert compiled.n_iter_ == reference.n_iter_
+    # measured: at most 2.8e-16 apart
+    np.testing.assert_allclose(compiled.coef_, reference.coef_, rtol=0, atol=1e-12)
+
+
 # A module-level name that specialise fixes per variant (see _pick).
 FLAG = None
 
