@@ -241,7 +241,7 @@ def _epoch_plan(rng, bounds, n_samples, batch_size, gather, rotate):
 
     With ``gather`` (``shuffle='samples'``), batch ``b`` is the samples
     ``order[starts[b]:stops[b]]`` of a new permutation ``order``. With
-    ``rotate`` (``shuffle=True``), the boundaries are shifted by a random
+    ``rotate`` (``shuffle='blocks'``), the boundaries are shifted by a random
     offset and the batches visited in a random order: batch ``b`` is the rows
     ``r mod n_samples`` for ``r`` in ``starts[b]:stops[b]``, so that only the
     batch that straddles the end of ``X`` is not a view. Otherwise the fixed

@@ -243,3 +243,21 @@ def test_momentum_with_l1_converges_to_the_l1_solution(path, nesterov):
     np.testing.assert_allclose(x, expected, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(x == 0, expected == 0)
     assert np.abs(state.velocity).max() < 1e-12
+
+
+@pytest.mark.parametrize("solver_name", ["minibatch", "adam"])
+def test_the_prox_applies_to_a_single_coefficient(path, solver_name):
+    # One feature and no intercept: the threshold array has one entry (the
+    # compiled steps once tested its length against 1 in a mutant, which
+    # skipped the prox here). The solution of |x - a|^2 / 2 + l1 |x| with
+    # |a| < l1 is exactly 0.
+    from sklearn_adamlr._engines import _L1Prox
+    from sklearn_adamlr._penalties import ElasticNet
+
+    prox = _L1Prox(ElasticNet(alpha=0.3, l1_ratio=1.0), n_params=1, n_features=1)
+    solver = get_solver(solver_name, {})
+    x = np.array([[0.0]])
+    state = solver.init_state(x)
+    for _ in range(200):
+        solver.update(x, x - 0.2, state, 0.1, prox)
+    assert x[0, 0] == 0.0

@@ -178,3 +178,23 @@ def test_loss_curve_is_the_objective_per_epoch():
     final = logistic_objective(X, y, clf.coef_, clf.intercept_, C=1.0)
     # loss_curve_ is the objective divided by C * sum(sample_weight)
     assert clf.loss_curve_[-1] == pytest.approx(final / len(y), rel=1e-9)
+
+
+def test_gd_is_full_batch_from_its_automatic_step_one_over_l():
+    # Written from the definitions, not the package's helpers: for two
+    # classes the loss's curvature is at most 1/4, so L is a quarter of the
+    # largest eigenvalue of [X, 1]^T [X, 1] / n, plus the L2 part of the
+    # objective divided by C * n, 1 / (C * n).
+    X, y = standardized(load_breast_cancer)
+    n = len(X)
+    A = np.hstack([X, np.ones((n, 1))])
+    L = 0.25 * np.linalg.eigvalsh(A.T @ A / n)[-1] + 1.0 / n
+    est = AdamLogisticRegression(solver="gd", max_iter=3, tol=None).fit(X, y)
+    assert est.learning_rate_ == pytest.approx(1.0 / L, rel=1e-10)
+    # full batch: batch_size and shuffle change nothing, to the last bit
+    other = AdamLogisticRegression(
+        solver="gd", max_iter=3, tol=None, batch_size=7, shuffle=True,
+        random_state=5,
+    ).fit(X, y)  # fmt: skip
+    np.testing.assert_array_equal(est.coef_, other.coef_)
+    assert est.t_ == other.t_ == 3
