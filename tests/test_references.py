@@ -261,3 +261,15 @@ def test_the_prox_applies_to_a_single_coefficient(path, solver_name):
     for _ in range(200):
         solver.update(x, x - 0.2, state, 0.1, prox)
     assert x[0, 0] == 0.0
+
+
+@pytest.mark.parametrize("solver_name", ["minibatch", "adam"])
+def test_an_update_of_no_rows_moves_nothing(path, solver_name):
+    # a lazy update whose minibatch touches no coefficient (empty sparse
+    # rows, no intercept) must leave every row as it was
+    solver = get_solver(solver_name, {})
+    x = np.arange(6.0).reshape(3, 2)
+    state = solver.init_state(x)
+    before = x.copy()
+    solver.update(x, np.ones_like(x), state, 0.1, None, rows=np.array([], np.intp))
+    np.testing.assert_array_equal(x, before)
