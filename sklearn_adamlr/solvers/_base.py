@@ -116,7 +116,7 @@ class Solver:
     secant_step : bool
         In a ``fit`` with ``tol`` and ``learning_rate='auto'``, once the
         batch is the whole data set, let the training loop set the step from
-        the full gradients it measures at the end of each epoch: the
+        the full gradients that the certificate measures: the
         Barzilai-Borwein step ``|dw| / |dg|`` between two epochs, at most
         twice the previous step and never below the automatic ``1 / L``.
         Only for a step that multiplies the gradient (in units of ``1 / L``);
