@@ -394,11 +394,21 @@ def train(
         result.start_objective = certificate.start_objective
         skipped = []
 
+        def take_secant_step():
+            # the step from the certificate's last two full gradients
+            nonlocal learning_rate, previous_point
+            learning_rate, previous_point = _secant_step(
+                certificate.point,
+                certificate.gradient,
+                previous_point,
+                learning_rate,
+                rate_for_batch(n),
+            )
+
         def observe(point, value, grad, rate):
             # A full-batch update's own pass measures the point it starts
             # from: a certified point is kept and its update skipped (None),
             # and the secant step, measured there, is this update's step.
-            nonlocal learning_rate, previous_point
             if not certificate.observe(point, value, grad):
                 return rate
             if certificate.last <= tol:
@@ -406,13 +416,7 @@ def train(
                 return None
             if secant:
                 last = learning_rate
-                learning_rate, previous_point = _secant_step(
-                    certificate.point,
-                    certificate.gradient,
-                    previous_point,
-                    learning_rate,
-                    rate_for_batch(n),
-                )
+                take_secant_step()
                 rate *= learning_rate / last
             return rate
 
@@ -522,13 +526,7 @@ def train(
                 if verbose:
                     print(f"No lower objective for {stalled} epochs: {change}.")
             if secant and batch_size == n and measured_now:
-                learning_rate, previous_point = _secant_step(
-                    certificate.point,
-                    certificate.gradient,
-                    previous_point,
-                    learning_rate,
-                    rate_for_batch(n),
-                )
+                take_secant_step()
         if verbose:
             elapsed = time.perf_counter() - start_time
             line = (
