@@ -520,3 +520,44 @@ def test_compiled_sparse_path_divergence_leaves_the_estimator_as_it_was(solver):
     np.testing.assert_array_equal(est.coef_, before[0])
     np.testing.assert_array_equal(est.intercept_, before[1])
     assert est.t_ == before[2]
+
+
+def _broken_csr(part):
+    """A 3 x 3 identity in CSR whose arrays were changed after it was built."""
+    X = sparse.csr_matrix(np.eye(3))
+    if part == "indptr too short":
+        X.indptr = X.indptr[:-1]
+    elif part == "indptr not from 0":
+        X.indptr[0] = 1
+    elif part == "last row past the data":
+        X.indptr[-1] = 5  # only the last row: the others are fine
+    elif part == "indptr decreasing":
+        X.indptr[1], X.indptr[2] = 2, 1
+    elif part == "column out of range":
+        X.indices[2] = 3
+    return X
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        "indptr too short",
+        "indptr not from 0",
+        "last row past the data",
+        "indptr decreasing",
+        "column out of range",
+    ],
+)
+def test_a_corrupted_csr_is_refused_before_the_kernels_read_it(part):
+    # the compiled kernels do not check bounds: a bad indptr or column index
+    # would read or write outside the arrays
+    from sklearn_adamlr._sparse import check_csr_indices
+
+    check_csr_indices(sparse.csr_matrix(np.eye(3)))  # a sound one passes
+    X = _broken_csr(part)
+    with pytest.raises(ValueError, match="X is not a valid CSR matrix"):
+        check_csr_indices(X)
+    est = AdamLogisticRegression(max_iter=2)
+    with pytest.raises(ValueError, match="valid CSR"):
+        est.fit(X, np.array([0, 1, 0]))
+    assert not hasattr(est, "coef_")
