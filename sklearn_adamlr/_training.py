@@ -392,7 +392,6 @@ def train(
     if certify:
         certificate = _Certificate(engine, params)
         result.start_objective = certificate.start_objective
-        skipped = []
 
         def take_secant_step():
             # the step from the certificate's last two full gradients
@@ -412,7 +411,6 @@ def train(
             if not certificate.observe(point, value, grad):
                 return rate
             if certificate.last <= tol:
-                skipped.append(True)
                 return None
             if secant:
                 last = learning_rate
@@ -441,7 +439,7 @@ def train(
             raise ValueError(
                 _divergence_message(epoch_no, learning_rate, f"numpy: {exc}")
             ) from None
-        if certify and skipped:
+        if certify and certificate.observed and certificate.last <= tol:
             n_steps -= 1  # the certified point's update was not taken
         result.t += n_steps
 
