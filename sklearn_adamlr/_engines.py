@@ -202,6 +202,9 @@ class BatchEngine(Engine):
     def __init__(self, problem, solver, params, batch_size, row_scale=None):
         super().__init__(problem, solver, params, batch_size, row_scale)
         self.grad = np.empty_like(params)
+        # A full batch's gradient is then of all the rows, not lazy, and
+        # run_epoch hands it to ``observe``.
+        self.observes_full_batch = row_scale is None
 
     def data_gradient(self, start, stop, rows, point):
         """``(loss sum, n_active)`` of the minibatch ``rows[start:stop]`` at ``point``.

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from ._engines import make_engine, shuffle_mode
-from ._loss import lipschitz_constant
+from ._loss import lipschitz_constant, raw_prediction
 from ._schedules import Constant
 from .solvers._base import capabilities_of
 
@@ -168,7 +168,25 @@ class Smoothness:
     @property
     def mean_sample(self):
         """Mean of the ``L_i`` of the weighted samples' gradients, plus L2."""
-        return self._sample_constants[1] + self._problem.penalty.l2
+        return self._mean_constant + self._problem.penalty.l2
+
+    @cached_property
+    def _mean_constant(self):
+        """The mean of :attr:`_sample_constants` alone, by BLAS when it can."""
+        p = self._problem
+        X = p.X
+        flat = isinstance(X, np.ndarray) and (
+            X.flags.c_contiguous or X.flags.f_contiguous
+        )
+        if p.sample_weight is not None or not flat or X.dtype != np.float64:
+            return self._sample_constants[1]
+        # The squared norms of all rows in one dot product over X's buffer (a
+        # view, no copy): 0.016 s on 400,000 x 100 float64, where the row
+        # norms in blocks take 0.045 s. float32 keeps the blocks, which
+        # accumulate in float64.
+        values = X.ravel(order="K")
+        total = float(np.dot(values, values))
+        return p.loss.curvature * (total / p.n_samples + float(p.fit_intercept))
 
     def expected(self, batch_size):
         """Expected smoothness of a minibatch of ``batch_size`` samples.
@@ -183,6 +201,85 @@ class Smoothness:
         if b == 1:
             return self.max_sample
         return (n * (b - 1) * self.full + (n - b) * self.max_sample) / (b * (n - 1))
+
+
+AVERAGE_ETA = 3
+
+
+class IterateAverage:
+    """The average of the iterates at the ends of epochs, the recent ones weighted most.
+
+    A constant step leaves a stochastic solver's iterate moving in a ball of
+    noise around the optimum; their average sits much closer to it (Polyak &
+    Juditsky, 1992). The polynomial-decay average of Shamir & Zhang (2013),
+    ``add(x_k)`` setting ``point += (eta + 1) / (k + eta) * (x_k - point)``
+    with ``eta = AVERAGE_ETA``, weights the k-th iterate about as k**eta:
+    it forgets the first, far epochs without knowing how many will follow.
+
+    While the iterate is still on its way to the optimum, rather than moving
+    around it, the average lags behind it. So before each epoch
+    :meth:`compare` measures the log-loss of both on the data that the epoch
+    is about to train on, which neither has seen in a stream (progressive
+    validation), and :attr:`preferred` says whether the average did at least
+    as well.
+
+    Measured, one pass of default ``partial_fit``, relative gaps of the last
+    iterate and of the average with eta = 1, 3 and 7: ``adam`` over 400,000
+    x 100 standardized rows in 10,000-row chunks, 1.6e-2 and 2.8e-4, 6.6e-4,
+    1.3e-3; over 40,000 x 20 in 1,000-row chunks (200 steps of 0.01 from
+    zero: the iterate still converges) 3.6e-3 and 8.8e-3, 4.3e-3, 3.1e-3;
+    ``minibatch`` on the same two, 3.5e-2 and 1.5e-3, 2.5e-3, 3.9e-3, and
+    1.2e-2 and 2.2e-4, 6.9e-4, 1.6e-3. eta = 3 keeps most of the gain where
+    the noise dominates and loses at most a fifth where the iterate is
+    still converging.
+
+    Parameters
+    ----------
+    point : ndarray or None
+        The average so far (None before the first iterate).
+    count : int
+        The iterates averaged so far.
+    preferred : bool
+        Whether the average measured at least as well as the last iterate.
+    """
+
+    def __init__(self, point=None, count=0, preferred=True):
+        self.point = point
+        self.count = count
+        self.preferred = preferred
+
+    def add(self, params):
+        """Average in the iterate ``params`` (not modified)."""
+        self.count += 1
+        if self.count == 1:
+            self.point = params.copy()
+        else:
+            eta = AVERAGE_ETA
+            self.point += ((eta + 1) / (self.count + eta)) * (params - self.point)
+
+    def compare(self, problem, params):
+        """Measure the log-loss of ``params`` and of the average on ``problem``.
+
+        The loss alone, without the penalty: in ``partial_fit`` the penalty
+        is scaled to one chunk, and would favour the smaller coefficients of
+        a lagging average.
+
+        One product of ``X`` with both, the columns side by side: a read of
+        ``X``, where an epoch of ``adam`` takes three or four.
+        """
+        if self.count == 0:
+            return
+        d, k = problem.n_features, params.shape[1]
+        raw = raw_prediction(problem.X, np.hstack([params, self.point]), d)
+        losses = []
+        for j in range(2):
+            part = np.ascontiguousarray(raw[:, j * k : (j + 1) * k])
+            losses.append(
+                problem.loss.loss_gradient(
+                    part, problem.target, problem.sample_weight, np.empty_like(part)
+                )
+            )
+        self.preferred = bool(losses[1] <= losses[0])
 
 
 @dataclass
@@ -281,6 +378,7 @@ def train(
     epoch_offset=0,
     rate_scale=1.0,
     rate_for_batch=None,
+    average=None,
 ):
     """Run up to ``max_epochs`` epochs; update ``params`` and ``state`` in place.
 
@@ -348,6 +446,10 @@ def train(
         ``rate_for_batch(batch_size)``: the base step size for another batch
         size (``learning_rate='auto'``), used when the batch grows. None
         keeps ``learning_rate``.
+    average : IterateAverage or None, default=None
+        Compares itself with ``params`` before each epoch, and receives
+        ``params`` at its end. Only without ``tol`` and ``validation``,
+        which choose the point to return themselves.
 
     Returns
     -------
@@ -371,6 +473,8 @@ def train(
         problem, solver, params, batch_size, mode
     )
     certify = tol is not None and validation is None
+    if average is not None and (tol is not None or validation is not None):
+        raise ValueError("average is for training without tol and validation.")
     # the step is the automatic one of a certified fit (see rate_for_batch)
     automatic = certify and rate_for_batch is not None
     # the full-batch secant step (see Solver.secant_step)
@@ -390,8 +494,14 @@ def train(
     best_score = -np.inf
     no_improvement = 0
     if certify:
-        certificate = _Certificate(engine, params)
-        result.start_objective = certificate.start_objective
+        # At the full batch the first update's own pass measures the start
+        # (Engine.observe), so the certificate needs no pass of its own there:
+        # lbfgs on 400,000 x 100 dense rows, 15 passes down to 14.
+        certificate = _Certificate(
+            engine,
+            params,
+            measure=not _start_observed(engine, solver, params, state, batch_size),
+        )
 
         def take_secant_step():
             # the step from the certificate's last two full gradients
@@ -423,6 +533,8 @@ def train(
     for epoch in range(max_epochs):
         plan = _epoch_plan(rng, fixed_bounds, n, batch_size, gather, rotate)
         epoch_no = epoch_offset + epoch + 1
+        if average is not None:
+            average.compare(problem, params)
         n_steps = len(plan[0])
         if constant_rate:
             rates = np.full(n_steps, learning_rate * rate_scale)
@@ -450,6 +562,8 @@ def train(
             )
         result.losses.append(value)
         result.n_epochs += 1
+        if average is not None:
+            average.add(params)
         history.append(value)
         rising = _rising_message(history, learning_rate, epoch_no, automatic)
         if rising is not None:
@@ -561,6 +675,9 @@ def train(
     result.rate_scale = rate_scale
     result.state = state
     if certify:
+        if certificate.start_objective is None:  # no epoch ran
+            certificate.measure(params)
+        result.start_objective = certificate.start_objective
         if result.converged:
             # The last point is certified: return it. A lower objective seen
             # before it differs by rounding, and its certificate need not be
@@ -594,6 +711,15 @@ def _secant_step(params, gradient, previous_point, learning_rate, floor):
     return learning_rate, (params.copy(), gradient.copy())
 
 
+def _start_observed(engine, solver, params, state, batch_size):
+    """Whether the first update's own pass measures ``params`` (``Engine.observe``)."""
+    return (
+        batch_size == engine.problem.n_samples
+        and getattr(engine, "observes_full_batch", False)
+        and np.array_equal(solver.eval_point(params, state), params)
+    )
+
+
 def _setup(problem, solver, params, batch_size, mode):
     """The engine, the fixed minibatch bounds and the shuffle flags of a batch size."""
     n = problem.n_samples
@@ -609,22 +735,26 @@ class _Certificate:
     ``measure(params)`` evaluates both at ``params`` (one pass over ``X``
     through the engine), ``observe`` takes them from a full-batch update's
     own pass; either keeps a copy of the point when its objective is the
-    lowest seen (the starting point counts, as epoch 0). ``stalled``
+    lowest seen (the starting point counts, as epoch 0: measured at once,
+    or with ``measure=False`` by the first ``observe``). ``stalled``
     counts the epochs in a row without a new lowest objective,
     ``stalled_marked`` those without one lower by more than ``STALL_SHARE``
     of the progress so far.
     """
 
-    def __init__(self, engine, params):
+    def __init__(self, engine, params, measure=True):
         self._engine = engine
         self.gradient = np.empty_like(params)
-        self.point = np.empty_like(params)
+        # NaN: no point observed yet equals the last measured one
+        self.point = np.full_like(params, np.nan)
         self._d = engine.problem.n_features
         self.best_objective = np.inf
+        self.start_objective = None
         self.stalled = self.stalled_marked = 0
         self.observed = False
         self._epoch = -1
-        self.measure(params)
+        if measure:
+            self.measure(params)
 
     def measure(self, params):
         """Measure ``params`` with a pass over the data (the engine's)."""

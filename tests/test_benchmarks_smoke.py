@@ -38,7 +38,20 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
         assert f"| {model} |" in summary
     assert "scikit-learn" in summary and "Machine:" in summary
     assert "## Default parameters: time to a certified model" in summary
-    for model in ("LogisticRegression()", "gd", "minibatch", "adam", "saga"):
+    for model in ("LogisticRegression()", "gd", "lbfgs", "minibatch", "adam", "saga"):
         assert f"standardized | {model} |" in summary
+    assert "fastest default fit within 1e-3 and without a warning" in summary
+    assert "## One pass of partial_fit" in summary
+    assert "default adam, one pass: relative gap (≤ 0.001)" in summary
+    # the full-batch solvers' traces are recorded (their certificate is the
+    # update's own pass): a time to 1e-4 on the dense set, not "–"
+    saga_table = summary.split("## saga: time to a relative gap")[1].splitlines()
+    for model in ("gd", "lbfgs"):
+        row = next(
+            line
+            for line in saga_table
+            if line.startswith("| dense ") and f"| {model} |" in line
+        )
+        assert row.split("|")[3].strip() != "–", row
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert len(pngs) == 5, pngs

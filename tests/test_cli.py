@@ -111,7 +111,7 @@ def test_trains_on_a_csv_and_writes_plot_and_model(csv, tmp_path):
             "must be 'auto' or a positive number",
         ),
         (
-            ["--data", "{csv}", "--target", "species", "--solver", "lbfgs"],
+            ["--data", "{csv}", "--target", "species", "--solver", "newton-cg"],
             "is not one of",
         ),
         (

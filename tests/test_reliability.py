@@ -352,6 +352,7 @@ BAD_PARAMS = [
     ("shuffle", "rows"),
     ("random_state", "seed"),
     ("warm_start", 2),
+    ("average", "yes"),
     ("verbose", -1),
     ("momentum", 1.0),
     ("momentum", -0.1),

@@ -1,6 +1,7 @@
 """Solvers: the contract, the registry and the built-in solvers.
 
-Importing this package registers ``gd``, ``minibatch``, ``adam`` and ``saga``.
+Importing this package registers ``gd``, ``lbfgs``, ``minibatch``, ``adam`` and
+``saga``.
 """
 
 from ._adam import Adam
@@ -13,6 +14,7 @@ from ._base import (
     unregister_solver,
 )
 from ._gd import GradientDescent
+from ._lbfgs import LBFGS
 from ._minibatch import MinibatchSGD
 from ._saga import Saga
 
@@ -20,6 +22,7 @@ __all__ = [
     "Adam",
     "Capabilities",
     "GradientDescent",
+    "LBFGS",
     "MinibatchSGD",
     "Saga",
     "Solver",

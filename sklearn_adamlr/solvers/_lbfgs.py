@@ -1,0 +1,236 @@
+"""Limited-memory BFGS on the full batch, with a line search on gradients only."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._base import Solver, register_solver
+from ._gd import GDState, GradientDescent
+
+# A trial point is accepted when the slope along the direction there is at
+# most this fraction of the slope's magnitude at the start (see LBFGS).
+# Measured on breast_cancer, wine, iris and digits (standardized, C in
+# {0.01, 1, 100}): 0.9 and 0.5 took the same passes within 4 of 66, and no
+# accepted step raised the objective.
+_SLOPE_FRACTION = 0.9
+
+
+@dataclass
+class LBFGSState:
+    """State of :class:`LBFGS`.
+
+    Attributes
+    ----------
+    trial : ndarray or None
+        The point where the next gradient is taken: the accepted point plus
+        ``alpha`` times ``direction``.
+    grad : ndarray or None
+        The gradient at the accepted point (``params``); None before the
+        first update.
+    direction : ndarray or None
+        The current search direction.
+    slope : float
+        ``<grad, direction>`` at the accepted point (negative).
+    alpha : float
+        The trial step along ``direction``.
+    s, y : ndarray of shape (memory, *params.shape) or None
+        The last ``memory`` moves and gradient changes, a ring buffer.
+    rho : ndarray of shape (memory,) or None
+        ``1 / <s_i, y_i>`` of each stored pair.
+    n_pairs : int
+        Pairs stored so far (at most ``memory``).
+    head : int
+        Index of the slot the next pair fills.
+    n_backtracks : int
+        Trial steps shortened so far, for diagnostics.
+    fista : GDState or None
+        With an L1 part, the state of the FISTA steps taken instead.
+    """
+
+    trial: np.ndarray | None = None
+    grad: np.ndarray | None = None
+    direction: np.ndarray | None = None
+    slope: float = 0.0
+    alpha: float = 1.0
+    s: np.ndarray | None = None
+    y: np.ndarray | None = None
+    rho: np.ndarray | None = None
+    n_pairs: int = 0
+    head: int = 0
+    n_backtracks: int = 0
+    fista: GDState | None = None
+
+
+@register_solver
+class LBFGS(Solver):
+    r"""Limited-memory BFGS on the full batch (Liu & Nocedal, 1989).
+
+    The direction at the accepted point :math:`x_k` is
+    :math:`d_k = -H_k \nabla f(x_k)`, with :math:`H_k` the inverse-Hessian
+    estimate of the two-loop recursion (Nocedal & Wright, *Numerical
+    Optimization*, 2nd ed., Algorithm 7.4) over the last ``memory`` pairs
+    :math:`s_i = x_{i+1} - x_i`, :math:`y_i = \nabla f(x_{i+1}) - \nabla
+    f(x_i)`, and the initial scaling :math:`H_k^0 = \frac{s^\top y}{y^\top
+    y} I` of the newest pair (the learning rate before the first pair). The
+    trial point is :math:`x_k + \alpha d_k` with :math:`\alpha = 1`.
+
+    The line search uses the gradient that the next pass computes anyway,
+    never the loss: the trial point is accepted when the slope there,
+    :math:`\phi'(\alpha) = \nabla f(x_k + \alpha d_k)^\top d_k`, is at most
+    :math:`0.9\,|\phi'(0)|`. For a convex objective a negative slope at the
+    trial point implies a lower objective (:math:`f(x + \alpha d) \le f(x) +
+    \alpha \phi'(\alpha)`); a small positive one has passed the minimum
+    along the line by little, and on a quadratic still lowers the objective.
+    Otherwise the step is shortened by secant interpolation of the slope,
+    :math:`\alpha \leftarrow \alpha\,\phi'(0) / (\phi'(0) - \phi'(\alpha))`,
+    kept within :math:`[0.1\alpha, 0.5\alpha]`. A pair with
+    :math:`s^\top y \le 10^{-12} \|s\| \|y\|` is not stored, so :math:`H_k`
+    stays positive definite.
+
+    Each update costs one pass over ``X`` (the fused loss and gradient), as a
+    ``gd`` step does, but far fewer are needed: the certificate of ``tol``
+    was met in 9 to 66 passes on breast_cancer, wine, iris and digits
+    (standardized, C in {0.01, 1, 100}), where FISTA (``gd``) took 21 to
+    144, and in 14 on 400,000 x 100 standardized data (FISTA: 35).
+
+    The L1 part of an elastic-net penalty is not smooth, and quasi-Newton
+    directions do not apply to it: with ``l1_ratio > 0`` the solver takes
+    the FISTA steps of :class:`GradientDescent` instead, exact zeros
+    included. ``learning_rate`` sets only the first step (and the one after
+    a reset); ``'auto'`` is :math:`1 / L_{mean}`, the mean smoothness
+    constant of a sample, an upper bound on ``L`` that costs one pass over
+    ``X`` where ``gd``'s ``1 / L`` needs the Gram matrix. ``schedule``
+    applies to that first step only. In ``partial_fit`` a call takes one
+    step on its chunk and keeps the pairs: calls on the same data continue
+    as ``fit`` does, while pairs from different chunks mix curvatures, so
+    for a stream of distinct chunks use ``adam`` or ``minibatch``.
+
+    Parameters
+    ----------
+    memory : int, default=10
+        Pairs kept for the inverse-Hessian estimate.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_adamlr import AdamLogisticRegression
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> clf = AdamLogisticRegression(solver="lbfgs").fit(X, y)
+    >>> round(clf.score(X, y), 3), bool(clf.optimality_ <= clf.tol)
+    (0.988, True)
+    """
+
+    name = "lbfgs"
+    full_batch = True
+    hyperparameters = ()
+
+    def __init__(self, memory=10):
+        if not (isinstance(memory, (int, np.integer)) and memory >= 1):
+            raise ValueError(f"memory must be a positive integer, got {memory!r}.")
+        self.memory = int(memory)
+
+    def __repr__(self):
+        return f"LBFGS(memory={self.memory})"
+
+    def auto_learning_rate(self, smoothness, batch_size):
+        """``1 / L_mean``: a safe first step without the Gram matrix."""
+        return 1.0 / smoothness.mean_sample
+
+    def init_state(self, params):
+        """No pairs yet; the first gradient is taken at ``params``."""
+        return LBFGSState(trial=params.copy())
+
+    def eval_point(self, params, state):
+        """The trial point (``params`` before the first update)."""
+        if state.fista is not None:
+            return state.fista.y
+        return state.trial
+
+    def update(self, params, grad, state, learning_rate, prox):
+        """Accept or shorten the trial step, then set the next trial point."""
+        if prox is not None:
+            self._fista_update(params, grad, state, learning_rate, prox)
+            return
+        if state.fista is not None:
+            # The L1 part is gone (a new l1_ratio in partial_fit): start
+            # afresh from the point where this gradient was taken.
+            params[...] = state.fista.y
+            state.fista = None
+            state.trial = params.copy()
+            state.grad = state.direction = None
+        if state.grad is None:
+            # the first gradient, taken at params
+            state.grad = grad.copy()
+            self._new_direction(params, state, learning_rate)
+            return
+        slope = float(np.vdot(grad, state.direction))
+        if slope > _SLOPE_FRACTION * abs(state.slope):
+            # past the minimum along the line by too much: shorten the step
+            ratio = state.slope / (state.slope - slope)
+            state.alpha *= min(max(ratio, 0.1), 0.5)
+            state.n_backtracks += 1
+            np.multiply(state.direction, state.alpha, out=state.trial)
+            state.trial += params
+            return
+        self._store_pair(params, grad, state)
+        params[...] = state.trial
+        state.grad[...] = grad
+        self._new_direction(params, state, learning_rate)
+
+    def _store_pair(self, params, grad, state):
+        """Keep ``(trial - params, grad - state.grad)`` if its curvature is positive."""
+        s = state.trial - params
+        y = grad - state.grad
+        sy = float(np.vdot(s, y))
+        if not sy > 1e-12 * float(np.linalg.norm(s)) * float(np.linalg.norm(y)):
+            return
+        if state.s is None:
+            shape = (self.memory,) + params.shape
+            state.s = np.zeros(shape, dtype=params.dtype)
+            state.y = np.zeros(shape, dtype=params.dtype)
+            state.rho = np.zeros(self.memory)
+        state.s[state.head] = s
+        state.y[state.head] = y
+        state.rho[state.head] = 1.0 / sy
+        state.head = (state.head + 1) % self.memory
+        state.n_pairs = min(state.n_pairs + 1, self.memory)
+
+    def _new_direction(self, params, state, learning_rate):
+        """``-H grad`` by the two-loop recursion, and the trial point at alpha=1."""
+        q = state.grad.copy()
+        if state.n_pairs == 0:
+            q *= learning_rate
+        else:
+            newest = (state.head - 1) % self.memory
+            order = [(newest - j) % self.memory for j in range(state.n_pairs)]
+            a = {}
+            for i in order:
+                a[i] = state.rho[i] * float(np.vdot(state.s[i], q))
+                q -= a[i] * state.y[i]
+            y_new = state.y[newest]
+            q *= 1.0 / (state.rho[newest] * float(np.vdot(y_new, y_new)))
+            for i in reversed(order):
+                b = state.rho[i] * float(np.vdot(state.y[i], q))
+                q += (a[i] - b) * state.s[i]
+        np.negative(q, out=q)
+        slope = float(np.vdot(state.grad, q))
+        if not slope < 0:
+            # not a descent direction (rounding, or a gradient of zero):
+            # forget the pairs and take a gradient step
+            state.n_pairs = state.head = 0
+            np.multiply(state.grad, -learning_rate, out=q)
+            slope = float(np.vdot(state.grad, q))
+        state.direction = q
+        state.slope = slope
+        state.alpha = 1.0
+        np.add(params, q, out=state.trial)
+
+    def _fista_update(self, params, grad, state, learning_rate, prox):
+        """With an L1 part: FISTA's step (see :class:`GradientDescent`)."""
+        if state.fista is None:
+            # the gradient was taken at the trial point: FISTA starts there
+            params[...] = state.trial
+            state.fista = GDState(y=state.trial.copy())
+        GradientDescent().update(params, grad, state.fista, learning_rate, prox)
