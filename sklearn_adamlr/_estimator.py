@@ -236,14 +236,14 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         constant step leaves the iterate moving in a ball of noise around
         the optimum, and the average sits much closer (Polyak & Juditsky,
         1992). Before each epoch the log-loss of the average and of the
-        last iterate are measured on the data that the epoch is about to
-        train on (in a stream, data that neither has seen); ``coef_`` and
+        last iterate are measured on rows that the epoch is about to train
+        on (in a stream, rows that neither has seen); ``coef_`` and
         ``intercept_`` are the average unless the last iterate did better
         there, and the steps go on from the last iterate. One pass of
         default ``adam`` over 400,000 x 100 standardized rows in
         10,000-row chunks ends at a relative gap of 6.6e-4 to the optimum,
-        against 1.6e-2 for the last iterate; the measure costs one product
-        of the epoch's rows with the two sets of coefficients. A decaying
+        against 1.6e-2 for the last iterate; the measure takes at most
+        2,048 of the epoch's rows, evenly spaced. A decaying
         schedule damps the noise itself, and an average would lag behind
         its converging iterates (adam with ``'invscaling'``, 300 epochs on
         a sparse problem: 2.5e-4 averaged, 2.7e-5 not); full-batch and

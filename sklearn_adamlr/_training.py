@@ -204,6 +204,8 @@ class Smoothness:
 
 
 AVERAGE_ETA = 3
+# Rows on which IterateAverage.compare measures the two points.
+COMPARE_ROWS = 2048
 
 
 class IterateAverage:
@@ -264,20 +266,23 @@ class IterateAverage:
         is scaled to one chunk, and would favour the smaller coefficients of
         a lagging average.
 
-        One product of ``X`` with both, the columns side by side: a read of
-        ``X``, where an epoch of ``adam`` takes three or four.
+        On at most ``COMPARE_ROWS`` rows, evenly spaced (no random draw, so
+        the stream's numbers do not change): over all the rows of a
+        1,000,000 x 100 epoch it doubled the time of an ``adam`` epoch.
         """
         if self.count == 0:
             return
+        n = problem.n_samples
+        rows = slice(None, None, -(-n // COMPARE_ROWS))
+        X, target = problem.X[rows], problem.target[rows]
+        sw = None if problem.sample_weight is None else problem.sample_weight[rows]
         d, k = problem.n_features, params.shape[1]
-        raw = raw_prediction(problem.X, np.hstack([params, self.point]), d)
+        raw = raw_prediction(X, np.hstack([params, self.point]), d)
         losses = []
         for j in range(2):
             part = np.ascontiguousarray(raw[:, j * k : (j + 1) * k])
             losses.append(
-                problem.loss.loss_gradient(
-                    part, problem.target, problem.sample_weight, np.empty_like(part)
-                )
+                problem.loss.loss_gradient(part, target, sw, np.empty_like(part))
             )
         self.preferred = bool(losses[1] <= losses[0])
 
