@@ -243,3 +243,24 @@ def test_the_halves_give_the_same_numbers_on_one_core_and_two(monkeypatch):
         results.append((value, grad))
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@needs_numba
+def test_an_error_in_the_second_half_is_raised_in_the_caller(monkeypatch):
+    from sklearn_adamlr._kernels import gradient
+
+    X = np.random.RandomState(2).normal(size=(200, 4))
+    kernel = gradient.Kernel(X, (X[:, 0] > 0).astype(np.float64), None, 1)
+    original = kernel._call
+
+    def failing(start, stop, *args):
+        if start > 0:  # the second half only
+            raise MemoryError("second half")
+        return original(start, stop, *args)
+
+    monkeypatch.setattr(kernel, "_call", failing)
+    monkeypatch.setattr(gradient, "SPLIT_SIZE", 64)
+    monkeypatch.setattr(gradient, "_CORES", 2)
+    params = np.zeros((5, 1))
+    with pytest.raises(MemoryError, match="second half"):
+        kernel(0, 200, None, params, 0.005, 0.0, np.empty_like(params))
