@@ -283,6 +283,37 @@ def test_lbfgs_takes_the_documented_steps(eta0, min_shortened, max_gradient):
     assert np.abs(gradient(ours)).max() < max_gradient
 
 
+def test_lbfgs_at_a_zero_gradient_forgets_its_pairs_and_stays_put():
+    # no descent direction: the pairs are dropped and the step is the
+    # (zero) gradient step, never a NaN from 0 / 0
+    X, y = _small_problem()
+    gradient = _smooth_gradient(X, y, 0.01)
+    solver = get_solver("lbfgs")
+    params = np.zeros((4, 1))
+    state = solver.init_state(params)
+    for _ in range(4):
+        solver.update(params, gradient(solver.eval_point(params, state)), state,
+                      0.3, None)  # fmt: skip
+    assert state.n_pairs > 0
+    solver.update(params, np.zeros_like(params), state, 0.3, None)
+    assert state.n_pairs == 0 and state.slope == 0.0
+    np.testing.assert_array_equal(solver.eval_point(params, state), params)
+    assert np.isfinite(params).all()
+
+
+@pytest.mark.parametrize("change, stored", [(-1e-6, True), (1e-6, False)])
+def test_lbfgs_stores_a_pair_only_with_positive_curvature(change, stored):
+    # the move s = (-1, 0); the gradient changes by y = (change, 1): s'y is
+    # -change, a cosine of 1e-6 between s and y, positive or negative
+    solver = get_solver("lbfgs")
+    params = np.zeros((2, 1))
+    state = solver.init_state(params)
+    solver.update(params, np.array([[1.0], [0.0]]), state, 1.0, None)
+    solver.update(params, np.array([[1.0 + change], [1.0]]), state, 1.0, None)
+    np.testing.assert_array_equal(params, [[-1.0], [0.0]])  # the step was kept
+    assert state.n_pairs == int(stored)
+
+
 def test_lbfgs_with_l1_takes_fistas_steps():
     X, y = _small_problem()
     gradient, prox = _smooth_gradient(X, y, 0.01), _soft_threshold_prox(0.05)
