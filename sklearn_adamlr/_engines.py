@@ -111,6 +111,10 @@ class Engine:
         :func:`~sklearn_adamlr._sparse.penalty_scale`).
     """
 
+    # Whether a full-batch epoch hands its objective and gradient to
+    # ``observe`` (see BatchEngine.run_epoch).
+    observes_full_batch = False
+
     def __init__(self, problem, solver, params, batch_size, row_scale=None):
         self.problem = problem
         self.solver = solver

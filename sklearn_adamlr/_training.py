@@ -720,7 +720,7 @@ def _start_observed(engine, solver, params, state, batch_size):
     """Whether the first update's own pass measures ``params`` (``Engine.observe``)."""
     return (
         batch_size == engine.problem.n_samples
-        and getattr(engine, "observes_full_batch", False)
+        and engine.observes_full_batch
         and np.array_equal(solver.eval_point(params, state), params)
     )
 
