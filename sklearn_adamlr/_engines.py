@@ -425,6 +425,11 @@ def make_engine(problem, solver, params, batch_size, shuffle):
     -------
     engine : Engine
     """
+    if hasattr(problem.X, "blocks"):
+        # Data on a dask cluster: the steps go where the blocks live.
+        from ._dask import make_engine as distributed_engine
+
+        return distributed_engine(problem, solver, params, batch_size, shuffle)
     can = capabilities_of(solver)
     # A solver that needs the data itself runs its own epochs, whatever the
     # data; it chooses between its compiled and numpy paths.

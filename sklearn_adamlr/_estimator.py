@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._dask import is_dask_collection
 from ._loss import loss_for, raw_prediction
 from ._penalties import ElasticNet
 from ._schedules import SCHEDULES, make_schedule
@@ -75,8 +76,17 @@ def _auto_learning_rate(solver, smoothness, batch_size, certified=True):
     return rate
 
 
+def _dask_predict(estimator, method, X):
+    """``method`` block by block on a dask array (see ``_dask.predict_blocks``)."""
+    from ._dask import predict_blocks
+
+    return predict_blocks(estimator, method, X)
+
+
 def _column_scales(X):
     """The root mean square of each column of ``X`` (dense or sparse), in blocks."""
+    if hasattr(X, "column_scales"):  # data on a cluster (_dask)
+        return X.column_scales()
     total = np.zeros(X.shape[1])
     for start in range(0, X.shape[0], 4096):
         block = X[start : start + 4096]
@@ -418,7 +428,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             CSR. On CSR data ``'adam'`` and ``'minibatch'`` update lazily:
             only the coefficients of the features present in a minibatch
             move, with the penalty rescaled so that the optimum is the same
-            (see the user guide).
+            (see the user guide). A dask array is trained on where its
+            blocks live, never gathered (see :doc:`/dask`).
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -502,20 +513,43 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         if incremental and first_call and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
 
-        dtype = [np.float64, np.float32] if first_call else self.coef_.dtype
-        X, y = validate_data(
-            self, X, y, accept_sparse="csr", dtype=dtype, reset=first_call
-        )
-        if sparse.issparse(X):
-            check_csr_indices(X)
-        check_classification_targets(y)
-        classes_ = self._resolve_classes(y, classes, incremental, first_call)
-        class_index = np.searchsorted(classes_, y)
-        n_classes = len(classes_)
-        loss = loss_for(n_classes)
+        # A dask array X is checked and trained on where its blocks live.
+        distributed = is_dask_collection(X)
+        if distributed:
+            if self.early_stopping:
+                raise ValueError(
+                    "early_stopping=True holds out a validation set in memory, "
+                    "which a dask array X does not fit: train with the "
+                    "certificate (tol), or hold out your own validation blocks."
+                )
+            from . import _dask
 
-        sw = self._weights(X, y, classes_, class_index, sample_weight)
-        sw_sum = float(X.shape[0]) if sw is None else float(sw.sum(dtype=np.float64))
+            X, labels, finish = _dask.prepare(self, X, y, sample_weight, first_call)
+            if first_call:
+                self.n_features_in_ = X.shape[1]
+                self.__dict__.pop("feature_names_in_", None)
+            classes_ = self._resolve_classes(labels, classes, incremental, first_call)
+            n_classes = len(classes_)
+            loss = loss_for(n_classes)
+            X, sw_sum = finish(classes_, loss, self.class_weight)
+            sw = None
+        else:
+            dtype = [np.float64, np.float32] if first_call else self.coef_.dtype
+            X, y = validate_data(
+                self, X, y, accept_sparse="csr", dtype=dtype, reset=first_call
+            )
+            if sparse.issparse(X):
+                check_csr_indices(X)
+            check_classification_targets(y)
+            classes_ = self._resolve_classes(y, classes, incremental, first_call)
+            class_index = np.searchsorted(classes_, y)
+            n_classes = len(classes_)
+            loss = loss_for(n_classes)
+
+            sw = self._weights(X, y, classes_, class_index, sample_weight)
+            sw_sum = (
+                float(X.shape[0]) if sw is None else float(sw.sum(dtype=np.float64))
+            )
         if not sw_sum > 0:
             raise ValueError(
                 "The sample weights, times the class weights, sum to zero: "
@@ -539,6 +573,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             and capabilities_of(solver).data_epoch is None
             and (incremental or self.tol is None)
             and not self.early_stopping
+            # its comparison reads rows of X in the client
+            and not distributed
         )
         average = IterateAverage() if averaged else None
         if incremental and not first_call:
@@ -569,7 +605,7 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             t = 0
             rate_scale = 1.0
 
-        target = loss.encode(class_index, X.dtype)
+        target = None if distributed else loss.encode(class_index, X.dtype)
         validation = None
         if self.early_stopping:
             X, target, sw, validation = self._split_validation(
@@ -583,6 +619,7 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             loss=loss,
             penalty=penalty,
             fit_intercept=self.fit_intercept,
+            weight_total=sw_sum if distributed else None,
         )
         batch_size = (
             min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size
@@ -810,7 +847,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask array gives a dask array, computed block by block.
 
         Returns
         -------
@@ -819,6 +857,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             largest score's column of ``classes_`` is the prediction.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return _dask_predict(self, "decision_function", X)
         X = validate_data(self, X, accept_sparse="csr", reset=False)
         if sparse.issparse(X):
             # scipy's product would read past coef_ as our kernels would
@@ -826,12 +866,30 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
         return scores.ravel() if scores.shape[1] == 1 else scores
 
+    def predict(self, X):
+        """Class labels: the class of the largest score.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask array gives a dask array, computed block by block.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Values of ``classes_``.
+        """
+        if is_dask_collection(X):
+            return _dask_predict(self, "predict", X)
+        return super().predict(X)
+
     def predict_proba(self, X):
         """Class probabilities.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask array gives a dask array, computed block by block.
 
         Returns
         -------
@@ -839,6 +897,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             Rows sum to one; columns follow ``classes_``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return _dask_predict(self, "predict_proba", X)
         raw = self.decision_function(X)
         return loss_for(len(self.classes_)).predict_proba(raw.reshape(raw.shape[0], -1))
 
@@ -847,13 +907,16 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask array gives a dask array, computed block by block.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return _dask_predict(self, "predict_log_proba", X)
         raw = self.decision_function(X)
         return loss_for(len(self.classes_)).predict_log_proba(
             raw.reshape(raw.shape[0], -1)

@@ -79,6 +79,9 @@ class Problem:
     penalty : ElasticNet
         With ``alpha = 1 / (C * sum(sample_weight))``.
     fit_intercept : bool
+    weight_total : float or None, default=None
+        ``sum(sample_weight)`` when the weights are not in memory (a dask
+        array's, see :mod:`sklearn_adamlr._dask`); None computes it.
     """
 
     X: object
@@ -87,6 +90,7 @@ class Problem:
     loss: object
     penalty: object
     fit_intercept: bool
+    weight_total: float | None = None
 
     @property
     def n_samples(self):
@@ -98,6 +102,8 @@ class Problem:
 
     @cached_property
     def weight_sum(self):
+        if self.weight_total is not None:
+            return float(self.weight_total)
         if self.sample_weight is None:
             return float(self.n_samples)
         return float(self.sample_weight.sum(dtype=np.float64))
@@ -121,6 +127,9 @@ class Smoothness:
     def full(self):
         """``L`` of the full-batch gradient, including the L2 part."""
         p = self._problem
+        if hasattr(p.X, "lipschitz_constant"):  # data on a cluster (_dask)
+            L = p.X.lipschitz_constant(p.fit_intercept, p.loss.curvature)
+            return L + p.penalty.l2
         L = lipschitz_constant(p.X, p.sample_weight, p.fit_intercept, p.loss.curvature)
         return L + p.penalty.l2
 
@@ -129,6 +138,10 @@ class Smoothness:
         """``(max, mean)`` of the ``L_i`` of the weighted samples, without L2."""
         p = self._problem
         X = p.X
+        curvature = p.loss.curvature
+        if hasattr(X, "sample_constants"):  # data on a cluster (_dask)
+            largest, total = X.sample_constants(p.fit_intercept)
+            return curvature * largest, curvature * total / p.n_samples
         sw_scale = p.n_samples / p.weight_sum
         largest = total = 0.0
         # Row norms in blocks: memory stays O(block), never O(n) or a copy of X.
@@ -143,7 +156,6 @@ class Smoothness:
                 sq *= p.sample_weight[start : start + 4096] * sw_scale
             largest = max(largest, float(sq.max()))
             total += float(sq.sum())
-        curvature = p.loss.curvature
         return curvature * largest, curvature * total / p.n_samples
 
     @property

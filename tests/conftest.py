@@ -12,6 +12,7 @@ import pytest
 
 from sklearn_adamlr import (
     Solver,
+    _dask,
     _engines,
     available_solvers,
     register_solver,
@@ -113,6 +114,10 @@ ENGINES = (
     _engines.LinearEngine,
     _engines.SolverKernelEngine,
     _engines.DataEpochEngine,
+    # data on a dask cluster (the travelling model's blocks run the engines
+    # above on the workers, out of the spy's sight)
+    _dask.FullPassEngine,
+    _dask.TravellingEngine,
 )
 
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 
 
@@ -55,3 +57,21 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
         assert row.split("|")[3].strip() != "–", row
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert len(pngs) == 5, pngs
+
+
+def test_quick_dask_benchmark_compares_the_cluster_with_memory(tmp_path):
+    pytest.importorskip("distributed")
+    subprocess.run(
+        [sys.executable, str(RUN.parent / "dask_run.py"), "--quick", "--out",
+         str(tmp_path)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    summary = (tmp_path / "dask.md").read_text()
+    for solver in ("lbfgs", "gd", "adam"):
+        for where in ("in memory", "2 workers"):
+            row = next(line for line in summary.splitlines()
+                       if line.startswith(f"| {solver} | {where} |"))  # fmt: skip
+            epoch, to_gap = (cell.strip() for cell in row.split("|")[3:5])
+            assert float(epoch) > 0, row
+            assert to_gap != "–", row  # each reaches 1e-4
+    assert "Round trip of one distributed pass" in summary

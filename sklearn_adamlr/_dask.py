@@ -1,0 +1,658 @@
+"""Training where the data live: dask arrays, computed block by block on the workers.
+
+``fit`` and ``partial_fit`` on a dask array ``X`` (and ``y``, ``sample_weight``
+as dask or in-memory arrays) never gather ``X`` into the client process:
+
+- validation (shapes, finite values, labels, weights) runs on each block, on
+  the worker that holds it, with scikit-learn's own checks and so its error
+  messages; only each block's labels and a few sums come back;
+- a full-batch solver (``gd``, ``lbfgs``) takes its steps on the client with
+  the training loop of the in-memory fit: each pass computes every block's
+  loss and gradient where the block lives, sums them pairwise in a tree,
+  and only the parameters (out) and the reduced gradient (back) cross the
+  network (:class:`FullPassEngine`);
+- a minibatch solver (``adam``, ``minibatch``) runs its epoch as the model
+  travelling from block to block (:class:`TravellingEngine`): one task per
+  block, on the worker holding it, takes the in-memory engine's minibatch
+  steps there and hands parameters and solver state to the next block's
+  task. The steps are sequential anyway, so the blocks are not trained in
+  parallel; what this buys is that no process ever holds more than a block
+  of ``X``, with one round trip per epoch. Parameter averaging across
+  workers would run in parallel, but averaged local models are not the
+  optimum of the whole objective; with the certificate measured by a
+  distributed full pass, the travelling model's fit reaches the same
+  tolerance as in memory.
+
+A solver whose steps need a table per sample (``saga``) is refused with a
+message: its table would live on the client. dask is imported only when a
+dask array arrives.
+"""
+
+import numpy as np
+
+from ._engines import BatchEngine, Engine
+from ._loss import gradient_from_raw, raw_prediction
+
+# At most this many columns: the Gram matrix of the Lipschitz constant (d x d
+# float64 per block) crosses the network; above it, Lanczos iterations with a
+# distributed product each.
+GRAM_COLUMNS = 2000
+
+
+def is_dask_collection(obj):
+    """Whether ``obj`` is a dask collection, without importing dask."""
+    module = type(obj).__module__.split(".")[0]
+    return module in ("dask", "dask_expr") and hasattr(obj, "__dask_graph__")
+
+
+def _add(a, b):
+    """Element-wise sum of two tuples of partial sums."""
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def _tree_sum(parts):
+    """The sum of delayed tuples, pairwise: depth log2(blocks), not blocks."""
+    from dask import delayed
+
+    add = delayed(_add, pure=True)
+    while len(parts) > 1:
+        paired = [add(a, b) for a, b in zip(parts[::2], parts[1::2], strict=False)]
+        if len(parts) % 2:
+            paired.append(parts[-1])
+        parts = paired
+    return parts[0]
+
+
+# ------------------------------------------------------- work on one block
+
+
+def _check_X_block(block, dtype, name):
+    """scikit-learn's checks of ``X`` on one block (its messages); the block cast."""
+    from sklearn.utils import check_array
+
+    return check_array(block, dtype=dtype, estimator=name, input_name="X")
+
+
+def _check_y_block(block, name):
+    """The block of labels as 1-d, finite (scikit-learn's messages)."""
+    from sklearn.utils import assert_all_finite, column_or_1d
+
+    block = column_or_1d(block, warn=False)
+    if block.dtype.kind in "fc":
+        assert_all_finite(block, input_name="y", estimator_name=name)
+    return block
+
+
+def _check_weight_block(block, dtype):
+    """scikit-learn's checks of the sample weights on one block."""
+    from sklearn.utils.validation import _check_sample_weight
+
+    rows = np.empty((len(block), 0), dtype=dtype)  # only its length is read
+    return _check_sample_weight(block, rows, dtype=dtype, ensure_non_negative=True)
+
+
+def _labels(block):
+    return (np.unique(block),)
+
+
+def _class_counts(labels, weights, classes):
+    index = np.searchsorted(classes, labels)
+    return (np.bincount(index, weights=weights, minlength=len(classes)),)
+
+
+def _encode_block(labels, classes, loss, dtype):
+    return loss.encode(np.searchsorted(classes, labels), dtype)
+
+
+def _weight_block(labels, weights, classes, class_weight, dtype):
+    """Sample weights times the class weights ``class_weight[class]``."""
+    factor = class_weight[np.searchsorted(classes, labels)].astype(dtype, copy=False)
+    return factor if weights is None else weights * factor
+
+
+def _sum_block(weights):
+    return (float(np.sum(weights, dtype=np.float64)),)
+
+
+def _loss_gradient_block(X, target, weights, params, loss, n_features):
+    """``(sum of weighted losses, [X, 1]^T S dloss/dz, compiled)`` of one block.
+
+    ``compiled`` is 1 when the compiled kernel of the in-memory fit computed
+    it (numba on the worker, the block C-contiguous), else 0: the sum over
+    the blocks says how many did.
+    """
+    from . import _kernels
+
+    grad = np.empty(params.shape, dtype=params.dtype)
+    if _kernels.supports(X, params):
+        # The in-memory fit's full pass: on 125,000 x 50 float64 blocks, 35 ms
+        # a block with numpy, 6 ms compiled.
+        kernel = _kernels.Kernel(X, target, weights, params.shape[1])
+        value, _ = kernel(0, X.shape[0], None, params, 1.0, 0.0, grad)
+        compiled = 1
+    else:
+        raw = raw_prediction(X, params, n_features)
+        grad_raw = np.empty_like(raw)
+        value = loss.loss_gradient(raw, target, weights, grad_raw)
+        gradient_from_raw(X, grad_raw, n_features, 1.0, grad)
+        compiled = 0
+    return value, grad.astype(np.float64, copy=False), compiled
+
+
+def _gram_block(X, weights, fit_intercept):
+    """``[X, 1]^T S [X, 1]`` of one block, in float64."""
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    sw = np.ones(len(X)) if weights is None else np.asarray(weights, np.float64)
+    gram = np.zeros((d + int(fit_intercept),) * 2)
+    gram[:d, :d] = (X * sw[:, None]).T @ X
+    if fit_intercept:
+        column = sw @ X
+        gram[:d, d] = gram[d, :d] = column
+        gram[d, d] = sw.sum()
+    return (gram,)
+
+
+def _product_block(X, weights, v, fit_intercept):
+    """``[X, 1]^T S [X, 1] v`` of one block (a Lanczos step)."""
+    d = X.shape[1]
+    z = X @ v[:d]
+    if fit_intercept:
+        z = z + v[d]
+    if weights is not None:
+        z = z * weights
+    out = np.empty(len(v))
+    out[:d] = X.T @ z
+    if fit_intercept:
+        out[d] = z.sum()
+    return (out,)
+
+
+def _row_norms_block(X, weights, fit_intercept, scale):
+    """``(max, sum)`` of the weighted ``|[x_i, 1]|^2``; the columns' sums of squares."""
+    squares = np.einsum("ij,ij->i", X, X, dtype=np.float64) + float(fit_intercept)
+    if weights is not None:
+        squares *= weights * scale
+    columns = np.einsum("ij,ij->j", X, X, dtype=np.float64)
+    return squares.max(initial=0.0), float(squares.sum()), columns
+
+
+def _epoch_block(X, target, weights, carried, offset, plan_args):
+    """One epoch's steps on one block, where it lives (:class:`TravellingEngine`).
+
+    ``carried`` is ``(params, state, loss_sum, engines)`` from the previous
+    block; returns the same after this block's minibatch steps, taken by
+    the in-memory engine chosen for this block (its class name appended to
+    ``engines``).
+    """
+    from ._engines import make_engine
+    from ._training import Problem, _batches, _epoch_plan
+
+    solver, loss, penalty, fit_intercept, mean_weight, batch_size, mode, seed = (
+        plan_args[:8]
+    )
+    rates = plan_args[8]
+    params, state, loss_sum, engines = carried
+    params = params.copy()
+    n = X.shape[0]
+    problem = Problem(X, target, weights, loss, penalty, fit_intercept,
+                      weight_total=mean_weight * n)  # fmt: skip
+    size = max(1, min(batch_size, n))
+    engine = make_engine(problem, solver, params, size, mode)
+    rng = np.random.RandomState(seed)
+    gather = mode == "samples" and size < n
+    rotate = mode == "blocks" and size < n
+    plan = _epoch_plan(rng, _batches(n, size), n, size, gather, rotate)
+    steps = len(plan[0])
+    block_rates = list(rates[offset : offset + steps])
+    block_rates += [rates[-1]] * (steps - len(block_rates))
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        value, _ = engine.run_epoch(plan, params, state, block_rates)
+    return params, state, loss_sum + value, (*engines, type(engine).__name__)
+
+
+# ------------------------------------------------------------- the data
+
+
+class DaskData:
+    """``X``, the encoded targets and the weights, persisted block by block.
+
+    It stands where a :class:`~sklearn_adamlr._training.Problem` holds an
+    array, with the few reductions the training loop and the step sizes
+    need, each computed on the workers and summed in a tree.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        Checked, chunked by rows only.
+    target : dask.array.Array of shape (n_samples,)
+        Encoded targets, chunked as ``X``'s rows.
+    sample_weight : dask.array.Array of shape (n_samples,) or None
+        Sample weights times class weights.
+    weight_sum : float
+
+    Attributes
+    ----------
+    shape, dtype, ndim
+        Those of ``X``.
+    """
+
+    def __init__(self, X, target, sample_weight, weight_sum):
+        self.shape = X.shape
+        self.dtype = X.dtype
+        self.ndim = 2
+        self.weight_sum = weight_sum
+        # The persisted arrays hold the blocks' futures: kept while training.
+        self._arrays = (X, target, sample_weight)
+        xs = list(X.to_delayed().ravel())
+        ts = list(target.to_delayed().ravel())
+        ws = (
+            [None] * len(xs)
+            if sample_weight is None
+            else list(sample_weight.to_delayed().ravel())
+        )
+        self.blocks = list(zip(xs, ts, ws, strict=True))
+        self.block_rows = X.chunks[0]
+        self.weighted = sample_weight is not None
+
+    def loss_gradient(self, params, loss, n_features):
+        """``(sum of weighted losses, [X, 1]^T S dloss/dz)`` at ``params``: one pass.
+
+        ``compiled_blocks`` then counts the blocks that the compiled kernel
+        computed.
+        """
+        import dask
+        from dask import delayed
+
+        task = delayed(_loss_gradient_block, pure=False)
+        parts = [task(X, t, w, params, loss, n_features) for X, t, w in self.blocks]
+        value, grad, self.compiled_blocks = dask.compute(_tree_sum(parts))[0]
+        return value, grad
+
+    def lipschitz_constant(self, fit_intercept, curvature):
+        """As :func:`~sklearn_adamlr._loss.lipschitz_constant`, reduced over blocks."""
+        import dask
+        from dask import delayed
+
+        n_cols = self.shape[1] + int(fit_intercept)
+        if n_cols <= GRAM_COLUMNS:
+            task = delayed(_gram_block, pure=False)
+            parts = [task(X, w, fit_intercept) for X, _, w in self.blocks]
+            (gram,) = dask.compute(_tree_sum(parts))[0]
+            top = np.linalg.eigvalsh(gram)[-1]
+        else:
+            from scipy.sparse.linalg import LinearOperator, eigsh
+
+            task = delayed(_product_block, pure=False)
+
+            def matvec(v):
+                v = np.ravel(v).astype(np.float64)
+                parts = [task(X, w, v, fit_intercept) for X, _, w in self.blocks]
+                return dask.compute(_tree_sum(parts))[0][0]
+
+            op = LinearOperator((n_cols, n_cols), matvec=matvec, dtype=np.float64)
+            top = 1.02 * eigsh(
+                op, k=1, which="LA", tol=1e-3, v0=np.ones(n_cols),
+                return_eigenvectors=False,
+            )[0]  # fmt: skip
+        return curvature * float(top) / self.weight_sum
+
+    def _norms(self, fit_intercept):
+        """One pass for the row and column norms; kept per ``fit_intercept``."""
+        import dask
+        from dask import delayed
+
+        cache = self.__dict__.setdefault("_norm_sums", {})
+        if fit_intercept not in cache:
+            scale = self.shape[0] / self.weight_sum
+            task = delayed(_row_norms_block, pure=False)
+            parts = [task(X, w, fit_intercept, scale) for X, _, w in self.blocks]
+            results = dask.compute(*parts)
+            cache[fit_intercept] = (
+                max(r[0] for r in results),
+                sum(r[1] for r in results),
+                np.sum([r[2] for r in results], axis=0),
+            )
+        return cache[fit_intercept]
+
+    def sample_constants(self, fit_intercept):
+        """``(max, sum)`` over samples of the weighted ``|[x_i, 1]|^2``."""
+        largest, total, _ = self._norms(fit_intercept)
+        return largest, total
+
+    def column_scales(self):
+        """The root mean square of each column."""
+        columns = (
+            next(iter(self._norm_sums.values()))[2]
+            if getattr(self, "_norm_sums", None)
+            else self._norms(False)[2]
+        )
+        return np.sqrt(columns / max(self.shape[0], 1))
+
+
+# ------------------------------------------------------------- validation
+
+
+def prepare(estimator, X, y, sample_weight, first_call):
+    """Check and persist the inputs on the workers; ``(X, labels, finish)``.
+
+    ``X`` is the checked dask array (persisted), ``labels`` the sorted labels
+    present in ``y``, and ``finish(classes_, loss, class_weight)`` returns
+    ``(DaskData, weight_sum)`` once the classes are known. Every check runs
+    per block on the workers, with scikit-learn's messages.
+    """
+    import dask
+    import dask.array as da
+
+    name = type(estimator).__name__
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            f"X is a {type(X).__name__}; {name} trains on dask arrays. Convert "
+            "a dask DataFrame with df.to_dask_array(lengths=True)."
+        )
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D dask array for X, got {X.ndim}D instead: reshape "
+            "it, e.g. X.reshape(-1, 1) for a single feature."
+        )
+    if any(np.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    if X.numblocks[1] > 1:
+        # a block is whole rows: the loss of a row needs all its features
+        X = X.rechunk({1: -1})
+    n, d = X.shape
+    if first_call:
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    else:
+        dtype = estimator.coef_.dtype
+        if d != estimator.n_features_in_:
+            raise ValueError(
+                f"X has {d} features, but {name} is expecting "
+                f"{estimator.n_features_in_} features as input."
+            )
+    dtype = np.dtype(dtype)
+
+    def as_column(values, what):
+        if values is None:
+            return None
+        if not isinstance(values, da.Array):
+            values = np.asarray(values)  # in memory already: labels, weights
+            values = da.from_array(values, chunks=values.shape)
+        if any(np.isnan(c) for c in values.chunks[0]):
+            values = values.compute_chunk_sizes()
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1:
+            raise ValueError(
+                f"{what} should be a 1d array, got an array of shape "
+                f"{values.shape} instead."
+            )
+        if values.shape[0] != n:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{n}, {values.shape[0]}]"
+            )
+        return values.rechunk((X.chunks[0],))
+
+    y = as_column(y, "y")
+    sample_weight = as_column(sample_weight, "sample_weight")
+    X = X.map_blocks(_check_X_block, dtype, name, dtype=dtype)
+    y = y.map_blocks(_check_y_block, name, dtype=y.dtype)
+    if sample_weight is not None:
+        sample_weight = sample_weight.map_blocks(
+            _check_weight_block, dtype, dtype=dtype
+        )
+    X, y, sample_weight = dask.persist(X, y, sample_weight)
+    # The checks run here, on the workers; the first failing block's error
+    # is raised in the client, as scikit-learn raises it in memory.
+    from dask import delayed
+
+    label_parts = [delayed(_labels)(b) for b in y.to_delayed().ravel()]
+    touch = [delayed(np.shape)(b) for b in X.to_delayed().ravel()]
+    if sample_weight is not None:
+        touch += [delayed(np.shape)(b) for b in sample_weight.to_delayed().ravel()]
+    labels_per_block, _ = dask.compute(label_parts, touch)
+    labels = np.unique(np.concatenate([part[0] for part in labels_per_block]))
+    from sklearn.utils.multiclass import check_classification_targets
+
+    check_classification_targets(labels)
+
+    def finish(classes_, loss, class_weight):
+        weights = sample_weight
+        if class_weight is not None:
+            if isinstance(class_weight, str):  # 'balanced', sample-weighted counts
+                count = delayed(_class_counts)
+                parts = [
+                    count(b, w, classes_)
+                    for b, w in zip(
+                        y.to_delayed().ravel(),
+                        [None] * y.numblocks[0]
+                        if weights is None
+                        else weights.to_delayed().ravel(),
+                        strict=True,
+                    )
+                ]
+                (counts,) = dask.compute(_tree_sum(parts))[0]
+                with np.errstate(divide="ignore"):
+                    factor = np.where(
+                        counts > 0, counts.sum() / (len(classes_) * counts), 0.0
+                    )
+            else:
+                from sklearn.utils.class_weight import compute_class_weight
+
+                factor = compute_class_weight(
+                    class_weight, classes=classes_, y=classes_
+                )
+            if weights is None:
+                weights = y.map_blocks(
+                    _weight_block, None, classes_, factor, dtype, dtype=dtype
+                )
+            else:
+                weights = da.map_blocks(
+                    _weight_block, y, weights, classes_, factor, dtype, dtype=dtype
+                )
+        target_dtype = np.intp if len(classes_) > 2 else dtype
+        target = y.map_blocks(_encode_block, classes_, loss, dtype, dtype=target_dtype)
+        target, weights = dask.persist(target, weights)
+        if weights is None:
+            weight_sum = float(n)
+        else:
+            parts = [delayed(_sum_block)(w) for w in weights.to_delayed().ravel()]
+            weight_sum = dask.compute(_tree_sum(parts))[0][0]
+        return DaskData(X, target, weights, weight_sum), weight_sum
+
+    return X, labels, finish
+
+
+# ------------------------------------------------------------- engines
+
+
+def make_engine(problem, solver, params, batch_size, shuffle):
+    """The engine for a problem whose ``X`` is :class:`DaskData`."""
+    from .solvers._base import capabilities_of
+
+    if capabilities_of(solver).data_epoch is not None:
+        raise ValueError(
+            f"Solver {solver.name!r} keeps a table of one gradient per sample, "
+            "which would live in the client: on dask arrays use 'lbfgs' or "
+            "'gd' (full-batch steps reduced over the blocks), or 'adam' or "
+            "'minibatch' (minibatch steps on each block in turn)."
+        )
+    if solver.full_batch or batch_size >= problem.n_samples:
+        return FullPassEngine(problem, solver, params, batch_size)
+    return TravellingEngine(problem, solver, params, batch_size, shuffle)
+
+
+def _first(carried):
+    return carried[0]
+
+
+def _full_objective(engine, params, grad):
+    """The scaled objective and the smooth part's gradient, by one distributed pass."""
+    p = engine.problem
+    d = p.n_features
+    value, total = p.X.loss_gradient(params, p.loss, d)
+    grad[...] = total / p.weight_sum
+    p.penalty.add_gradient(params[:d], grad[:d])
+    return value
+
+
+class FullPassEngine(BatchEngine):
+    """A full-batch solver's steps; each pass reduced over the blocks.
+
+    The loop runs on the client as in memory: ``solver.update`` on the
+    gradient that one distributed pass returns, which the certificate
+    reads too (``observe``), so a step costs one round trip.
+    """
+
+    def data_gradient(self, start, stop, rows, point):
+        value = _full_objective(self, point, self.grad)
+        return value, -1
+
+    def full_objective(self, params, grad):
+        value = _full_objective(self, params, grad)
+        d = self.problem.n_features
+        return value / self.problem.weight_sum + self.problem.penalty.value(params[:d])
+
+
+class TravellingEngine(Engine):
+    """A minibatch solver's epoch: the model visits the blocks in turn.
+
+    Each block's task runs, on the worker holding the block, the
+    in-memory engine's steps over that block's minibatches, and hands
+    the parameters and the solver state on: the tasks form a chain, one
+    round trip per epoch. The blocks are visited in a random order each
+    epoch (unless ``shuffle=False``), drawn from the loop's plan, and
+    each block's minibatches are shuffled as in memory.
+    """
+
+    def __init__(self, problem, solver, params, batch_size, shuffle):
+        super().__init__(problem, solver, params, batch_size)
+        self.batch_size = batch_size
+        self.mode = shuffle
+
+    def run_epoch(self, plan, params, state, rates):
+        import dask
+        from dask import delayed
+
+        data = self.problem.X
+        n_blocks = len(data.blocks)
+        order = plan[2]
+        if self.mode is False:
+            visit = np.arange(n_blocks)
+            seeds = np.zeros(n_blocks, dtype=np.int64)
+        else:
+            # The loop's random generator drew the plan; a permutation of
+            # the samples (or of the batches) seeds the block order.
+            source = order if order is not None else plan[0]
+            seed = int(np.sum(source[:8] * np.arange(1, 9)[: len(source[:8])]))
+            rng = np.random.RandomState(seed % (2**32))
+            visit = rng.permutation(n_blocks)
+            seeds = rng.randint(2**31, size=n_blocks)
+        p = self.problem
+        common = (
+            self.solver, p.loss, p.penalty, p.fit_intercept, self.mean_weight,
+            self.batch_size, self.mode,
+        )  # fmt: skip
+        rates = list(rates)
+        carried = (params, state, 0.0, ())
+        offset = 0
+        task = delayed(_epoch_block, pure=False)
+        for b in visit:
+            X, t, w = data.blocks[b]
+            carried = task(X, t, w, carried, offset,
+                           (*common, int(seeds[b]), rates))  # fmt: skip
+            rows = data.block_rows[b]
+            offset += -(-rows // max(1, min(self.batch_size, rows)))
+        if self.observe is None:
+            new_params, new_state, loss_sum, engines = dask.compute(carried)[0]
+            self._measured = None
+        else:
+            # The loop measures the certificate after the epoch: its pass
+            # goes in the same graph, at the epoch's end point, so that an
+            # epoch costs one round trip, not two.
+            end = delayed(_first, pure=True)(carried)
+            part = delayed(_loss_gradient_block, pure=False)
+            parts = [part(X, t, w, end, p.loss, p.n_features)
+                     for X, t, w in data.blocks]  # fmt: skip
+            (new_params, new_state, loss_sum, engines), measured = dask.compute(
+                carried, _tree_sum(parts)
+            )
+            data.compiled_blocks = measured[2]
+            self._measured = (new_params.copy(), measured[:2])
+        params[...] = new_params
+        _copy_state(state, new_state)
+        # the in-memory engines that ran the blocks' steps on the workers
+        self.block_engines = engines
+        return loss_sum, self._penalty_after(params)
+
+    def full_objective(self, params, grad):
+        measured = getattr(self, "_measured", None)
+        if measured is not None and np.array_equal(measured[0], params):
+            value, total = measured[1]
+            p = self.problem
+            grad[...] = total / p.weight_sum
+            p.penalty.add_gradient(params[: p.n_features], grad[: p.n_features])
+        else:
+            value = _full_objective(self, params, grad)
+        d = self.problem.n_features
+        return value / self.problem.weight_sum + self.problem.penalty.value(params[:d])
+
+
+def _copy_state(state, new_state):
+    """Copy the fields of a solver state that came back from a worker, in place.
+
+    The training loop holds ``state`` and the contract of ``run_epoch`` is
+    to update it in place; the worker returned an updated copy.
+    """
+    if state is None:
+        return
+    for key, value in vars(new_state).items():
+        current = getattr(state, key)
+        if (
+            isinstance(current, np.ndarray)
+            and isinstance(value, np.ndarray)
+            and current.shape == value.shape
+        ):
+            current[...] = value
+        else:
+            setattr(state, key, value)
+
+
+# ------------------------------------------------------------- predictions
+
+
+def predict_blocks(estimator, method, X):
+    """``estimator.method`` on each block of the dask array ``X``: a dask array.
+
+    Computed lazily, block by block where the blocks live, as dask-ml's
+    ``ParallelPostFit`` does; the fitted estimator (its coefficients)
+    travels with the tasks.
+    """
+    import dask.array as da
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    name = type(estimator).__name__
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            f"X is a {type(X).__name__}; pass a dask array (a dask DataFrame: "
+            "df.to_dask_array(lengths=True))."
+        )
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D dask array for X, got {X.ndim}D instead.")
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {name} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    if X.numblocks[1] > 1:
+        X = X.rechunk({1: -1})
+    function = getattr(estimator, method)
+    k = len(estimator.classes_)
+    if method == "predict":
+        return X.map_blocks(function, drop_axis=1, dtype=estimator.classes_.dtype)
+    dtype = estimator.coef_.dtype
+    if method == "decision_function" and k == 2:
+        return X.map_blocks(function, drop_axis=1, dtype=dtype)
+    return X.map_blocks(function, chunks=(X.chunks[0], (k,)), dtype=dtype)
