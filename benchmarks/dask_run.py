@@ -13,11 +13,9 @@ round trip of one distributed pass on a tiny array, the latency that every
 step pays.
 """
 
-import argparse
 import os
 import platform
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -28,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SOLVERS = ("lbfgs", "gd", "adam")
 
 
@@ -52,20 +49,7 @@ def latency(client):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke)")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help=f"results folder (default: a new temporary folder; {RESULTS} is "
-        "the committed summary's)",
-    )
-    args = parser.parse_args(argv)
-    if args.out is None:
-        args.out = Path(tempfile.mkdtemp(prefix="adamlr-dask-benchmark-"))
-    args.out.mkdir(parents=True, exist_ok=True)
-    print(f"Writing to {args.out}", flush=True)
+    args = bench.arguments(__doc__, argv, "adamlr-dask-benchmark-")
 
     import dask
     import dask.array as da

@@ -600,8 +600,13 @@ def fmt(x, digits=3):
     return f"{x:.{digits}g}"
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc, argv, prefix):
+    """``--quick`` and ``--out`` of a benchmark script, the folder made.
+
+    Without ``--out`` the results go to a new temporary folder (named with
+    ``prefix``), so that a run changes the committed summary only on purpose.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke)")
     parser.add_argument(
         "--out",
@@ -612,9 +617,14 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     if args.out is None:
-        args.out = Path(tempfile.mkdtemp(prefix="adamlr-benchmark-"))
+        args.out = Path(tempfile.mkdtemp(prefix=prefix))
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"Writing to {args.out}", flush=True)
+    return args
+
+
+def main(argv=None):
+    args = arguments(__doc__, argv, "adamlr-benchmark-")
 
     if args.quick:
         n_dense, d_dense, n_sp, d_sp, epochs, gd_epochs = (

@@ -333,6 +333,36 @@ class DaskData:
 # ------------------------------------------------------------- validation
 
 
+def _rows_of(X, name, n_features=None):
+    """``X`` as a dask array of whole-row blocks, or the error that says what to do.
+
+    ``n_features``: the count a fitted estimator expects.
+    """
+    import dask.array as da
+
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            f"X is a {type(X).__name__}; {name} takes dask arrays. Convert a "
+            "dask DataFrame with df.to_dask_array(lengths=True)."
+        )
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D dask array for X, got {X.ndim}D instead: reshape "
+            "it, e.g. X.reshape(-1, 1) for a single feature."
+        )
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {name} is expecting "
+            f"{n_features} features as input."
+        )
+    if any(np.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    if X.numblocks[1] > 1:
+        # a block is whole rows: the loss of a row needs all its features
+        X = X.rechunk({1: -1})
+    return X
+
+
 def prepare(estimator, X, y, sample_weight, first_call):
     """Check and persist the inputs on the workers; ``(X, labels, finish)``.
 
@@ -345,31 +375,12 @@ def prepare(estimator, X, y, sample_weight, first_call):
     import dask.array as da
 
     name = type(estimator).__name__
-    if not isinstance(X, da.Array):
-        raise TypeError(
-            f"X is a {type(X).__name__}; {name} trains on dask arrays. Convert "
-            "a dask DataFrame with df.to_dask_array(lengths=True)."
-        )
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected a 2D dask array for X, got {X.ndim}D instead: reshape "
-            "it, e.g. X.reshape(-1, 1) for a single feature."
-        )
-    if any(np.isnan(c) for c in X.chunks[0]):
-        X = X.compute_chunk_sizes()
-    if X.numblocks[1] > 1:
-        # a block is whole rows: the loss of a row needs all its features
-        X = X.rechunk({1: -1})
-    n, d = X.shape
+    X = _rows_of(X, name, None if first_call else estimator.n_features_in_)
+    n = X.shape[0]
     if first_call:
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     else:
         dtype = estimator.coef_.dtype
-        if d != estimator.n_features_in_:
-            raise ValueError(
-                f"X has {d} features, but {name} is expecting "
-                f"{estimator.n_features_in_} features as input."
-            )
     dtype = np.dtype(dtype)
 
     def as_column(values, what):
@@ -629,25 +640,10 @@ def predict_blocks(estimator, method, X):
     ``ParallelPostFit`` does; the fitted estimator (its coefficients)
     travels with the tasks.
     """
-    import dask.array as da
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
-    name = type(estimator).__name__
-    if not isinstance(X, da.Array):
-        raise TypeError(
-            f"X is a {type(X).__name__}; pass a dask array (a dask DataFrame: "
-            "df.to_dask_array(lengths=True))."
-        )
-    if X.ndim != 2:
-        raise ValueError(f"Expected a 2D dask array for X, got {X.ndim}D instead.")
-    if X.shape[1] != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {name} is expecting "
-            f"{estimator.n_features_in_} features as input."
-        )
-    if X.numblocks[1] > 1:
-        X = X.rechunk({1: -1})
+    X = _rows_of(X, type(estimator).__name__, estimator.n_features_in_)
     function = getattr(estimator, method)
     k = len(estimator.classes_)
     if method == "predict":
