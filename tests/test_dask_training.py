@@ -146,12 +146,17 @@ def test_distributed_gd_takes_the_in_memory_steps(client, monkeypatch):
 @pytest.mark.parametrize("solver", STOCHASTIC)
 def test_travelling_model_takes_the_in_memory_steps_in_block_order(client, solver):
     # shuffle=False: block after block, each block's minibatches in order, as
-    # one in-memory epoch over X (the blocks are whole minibatches).
+    # one in-memory epoch over X (the blocks are whole minibatches); with
+    # weights (each step's gradient is scaled by the whole data's mean
+    # weight) and a decaying schedule (each block's steps continue the
+    # count of the blocks before it).
     X, y = _data(2)
-    dX, dy = _blocks(X, y)
+    sw = np.random.RandomState(2).uniform(0.2, 3.0, len(y))
+    dX, dy, dsw = _blocks(X, y, sw)
     params = dict(solver=solver, shuffle=False, tol=None, max_iter=3,
-                  batch_size=100, average=False, random_state=0)  # fmt: skip
-    local = AdamLogisticRegression(**params).fit(X, y)
+                  batch_size=100, average=False, random_state=0,
+                  schedule="invscaling", learning_rate=0.05)  # fmt: skip
+    local = AdamLogisticRegression(**params).fit(X, y, sample_weight=sw)
     engines = []
     original = _dask.TravellingEngine.run_epoch
 
@@ -162,7 +167,7 @@ def test_travelling_model_takes_the_in_memory_steps_in_block_order(client, solve
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_dask.TravellingEngine, "run_epoch", spy)
-        remote = AdamLogisticRegression(**params).fit(dX, dy)
+        remote = AdamLogisticRegression(**params).fit(dX, dy, sample_weight=dsw)
     # each block's steps ran in the compiled engine of the in-memory fit
     assert len(engines) == 3 * 4
     assert set(engines) == {"KernelEngine" if _kernels.AVAILABLE else REFERENCE}
@@ -171,8 +176,8 @@ def test_travelling_model_takes_the_in_memory_steps_in_block_order(client, solve
     assert remote.t_ == local.t_
     # shuffled: a block order (and minibatch order) drawn from random_state
     params["shuffle"] = True
-    shuffled = AdamLogisticRegression(**params).fit(dX, dy)
-    again = AdamLogisticRegression(**params).fit(dX, dy)
+    shuffled = AdamLogisticRegression(**params).fit(dX, dy, sample_weight=dsw)
+    again = AdamLogisticRegression(**params).fit(dX, dy, sample_weight=dsw)
     np.testing.assert_array_equal(again.coef_, shuffled.coef_)
     assert not np.array_equal(shuffled.coef_, remote.coef_)
 
@@ -378,3 +383,32 @@ def test_a_block_pass_without_the_kernel_is_the_numpy_reference():
     assert numpy_path[2] == 0 and kernel_path[2] == int(_kernels.AVAILABLE)
     assert numpy_path[0] == pytest.approx(kernel_path[0], rel=1e-12)
     np.testing.assert_allclose(numpy_path[1], kernel_path[1], rtol=1e-10, atol=1e-12)
+
+
+def test_the_merged_certificate_pass_is_used_only_at_its_own_point(client):
+    # An epoch's graph also computes the full pass at its end point; a
+    # certificate asked elsewhere (a restart from the best point) gets a pass
+    # of its own.
+    from sklearn_adamlr._loss import BinaryLogLoss
+    from sklearn_adamlr._penalties import ElasticNet
+    from sklearn_adamlr._training import Problem
+
+    X, y = _data(2)
+    dX, dy = _blocks(X, y)
+    data = _dask.DaskData(dX, dy.astype(float), None, float(len(y)))
+    problem = Problem(data, None, None, BinaryLogLoss(),
+                      ElasticNet(alpha=1e-3, l1_ratio=0.0), True,
+                      weight_total=float(len(y)))  # fmt: skip
+    solver = get_solver("adam")
+    params = np.zeros((9, 1))
+    state = solver.init_state(params)
+    engine = _dask.make_engine(problem, solver, params, 100, False)
+    full = _dask.FullPassEngine(problem, solver, params, len(y))
+    engine.observe = lambda *args: None  # as the certified loop sets it
+    plan = (np.arange(0, 4000, 100), np.arange(100, 4100, 100), None)
+    engine.run_epoch(plan, params, state, [1e-2] * 40)
+    for point in (params, np.full_like(params, 0.1)):
+        grad, expected = np.empty_like(point), np.empty_like(point)
+        value = engine.full_objective(point, grad)
+        assert value == pytest.approx(full.full_objective(point, expected), rel=1e-12)
+        np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-15)
