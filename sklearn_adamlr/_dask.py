@@ -253,7 +253,6 @@ class DaskData:
         )
         self.blocks = list(zip(xs, ts, ws, strict=True))
         self.block_rows = X.chunks[0]
-        self.weighted = sample_weight is not None
 
     def loss_gradient(self, params, loss, n_features):
         """``(sum of weighted losses, [X, 1]^T S dloss/dz)`` at ``params``: one pass.
