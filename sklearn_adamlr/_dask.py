@@ -540,6 +540,16 @@ class TravellingEngine(Engine):
         super().__init__(problem, solver, params, batch_size)
         self.batch_size = batch_size
         self.mode = shuffle
+        # Each block's minibatches end at the block's end: the loop counts
+        # these steps (t_, the schedule's rates), not n / batch_size.
+        starts, stops, first = [], [], 0
+        for rows in problem.X.block_rows:
+            size = max(1, min(batch_size, rows))
+            begin = np.arange(first, first + rows, size)
+            starts.append(begin)
+            stops.append(np.minimum(begin + size, first + rows))
+            first += rows
+        self.bounds = (np.concatenate(starts), np.concatenate(stops))
 
     def run_epoch(self, plan, params, state, rates):
         import dask

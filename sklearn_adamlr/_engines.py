@@ -114,6 +114,10 @@ class Engine:
     # Whether a full-batch epoch hands its objective and gradient to
     # ``observe`` (see BatchEngine.run_epoch).
     observes_full_batch = False
+    # The minibatches' ``(starts, stops)`` of an epoch when this engine's are
+    # not consecutive runs of ``batch_size`` rows (a dask model's batches end
+    # at its blocks' ends); None: those.
+    bounds = None
 
     def __init__(self, problem, solver, params, batch_size, row_scale=None):
         self.problem = problem

@@ -743,7 +743,8 @@ def _setup(problem, solver, params, batch_size, mode):
     gather = mode == "samples" and batch_size < n
     rotate = mode == "blocks" and batch_size < n
     engine = make_engine(problem, solver, params, batch_size, mode)
-    return engine, _batches(n, batch_size), gather, rotate
+    bounds = _batches(n, batch_size) if engine.bounds is None else engine.bounds
+    return engine, bounds, gather, rotate
 
 
 class _Certificate:

@@ -412,3 +412,15 @@ def test_the_merged_certificate_pass_is_used_only_at_its_own_point(client):
         value = engine.full_objective(point, grad)
         assert value == pytest.approx(full.full_objective(point, expected), rel=1e-12)
         np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_the_travelling_model_counts_every_step(client):
+    # blocks of 700 rows (the last 500) in batches of 200: 4 steps a block,
+    # 3 in the last, 23 an epoch where one array of 4,000 rows has 20
+    X, y = _data(2)
+    dX, dy = _blocks(X, y, rows=700)
+    est = AdamLogisticRegression(solver="adam", batch_size=200, tol=None,
+                                 max_iter=2, schedule="invscaling",
+                                 learning_rate=0.05)  # fmt: skip
+    est.fit(dX, dy)
+    assert est.t_ == est._solver_state.t == 2 * 23
