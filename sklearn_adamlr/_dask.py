@@ -177,21 +177,18 @@ def _row_norms_block(X, weights, fit_intercept, scale):
     return squares.max(initial=0.0), float(squares.sum()), columns
 
 
-def _epoch_block(X, target, weights, carried, offset, plan_args):
+def _epoch_block(X, target, weights, carried, setup, seed, rates):
     """One epoch's steps on one block, where it lives (:class:`TravellingEngine`).
 
     ``carried`` is ``(params, state, loss_sum, engines)`` from the previous
     block; returns the same after this block's minibatch steps, taken by
     the in-memory engine chosen for this block (its class name appended to
-    ``engines``).
+    ``engines``) at the step sizes ``rates``, one a minibatch.
     """
     from ._engines import make_engine
     from ._training import Problem, _batches, _epoch_plan
 
-    solver, loss, penalty, fit_intercept, mean_weight, batch_size, mode, seed = (
-        plan_args[:8]
-    )
-    rates = plan_args[8]
+    solver, loss, penalty, fit_intercept, mean_weight, batch_size, mode = setup
     params, state, loss_sum, engines = carried
     params = params.copy()
     n = X.shape[0]
@@ -203,11 +200,8 @@ def _epoch_block(X, target, weights, carried, offset, plan_args):
     gather = mode == "samples" and size < n
     rotate = mode == "blocks" and size < n
     plan = _epoch_plan(rng, _batches(n, size), n, size, gather, rotate)
-    steps = len(plan[0])
-    block_rates = list(rates[offset : offset + steps])
-    block_rates += [rates[-1]] * (steps - len(block_rates))
     with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-        value, _ = engine.run_epoch(plan, params, state, block_rates)
+        value, _ = engine.run_epoch(plan, params, state, rates)
     return params, state, loss_sum + value, (*engines, type(engine).__name__)
 
 
@@ -497,17 +491,29 @@ def _first(carried):
     return carried[0]
 
 
-def _full_objective(engine, params, grad):
-    """The scaled objective and the smooth part's gradient, by one distributed pass."""
-    p = engine.problem
-    d = p.n_features
-    value, total = p.X.loss_gradient(params, p.loss, d)
-    grad[...] = total / p.weight_sum
-    p.penalty.add_gradient(params[:d], grad[:d])
-    return value
+class _DistributedPass:
+    """The full pass of both engines: sums over the blocks, then the objective."""
+
+    def _sums(self, params):
+        """``(loss sum, [X, 1]^T S dloss/dz)`` at ``params``: one distributed pass."""
+        p = self.problem
+        return p.X.loss_gradient(params, p.loss, p.n_features)
+
+    def _data_gradient(self, params, grad):
+        """The loss sum at ``params``; the smooth part's gradient into ``grad``."""
+        p = self.problem
+        value, total = self._sums(params)
+        grad[...] = total / p.weight_sum
+        p.penalty.add_gradient(params[: p.n_features], grad[: p.n_features])
+        return value
+
+    def full_objective(self, params, grad):
+        p = self.problem
+        value = self._data_gradient(params, grad)
+        return value / p.weight_sum + p.penalty.value(params[: p.n_features])
 
 
-class FullPassEngine(BatchEngine):
+class FullPassEngine(_DistributedPass, BatchEngine):
     """A full-batch solver's steps; each pass reduced over the blocks.
 
     The loop runs on the client as in memory: ``solver.update`` on the
@@ -516,16 +522,10 @@ class FullPassEngine(BatchEngine):
     """
 
     def data_gradient(self, start, stop, rows, point):
-        value = _full_objective(self, point, self.grad)
-        return value, -1
-
-    def full_objective(self, params, grad):
-        value = _full_objective(self, params, grad)
-        d = self.problem.n_features
-        return value / self.problem.weight_sum + self.problem.penalty.value(params[:d])
+        return self._data_gradient(point, self.grad), -1
 
 
-class TravellingEngine(Engine):
+class TravellingEngine(_DistributedPass, Engine):
     """A minibatch solver's epoch: the model visits the blocks in turn.
 
     Each block's task runs, on the worker holding the block, the
@@ -550,6 +550,11 @@ class TravellingEngine(Engine):
             stops.append(np.minimum(begin + size, first + rows))
             first += rows
         self.bounds = (np.concatenate(starts), np.concatenate(stops))
+        self._block_steps = [len(begin) for begin in starts]
+        # the end point of the last epoch and its pass's sums (see run_epoch)
+        self._measured = None
+        # the in-memory engines that ran the last epoch's blocks on the workers
+        self.block_engines = ()
 
     def run_epoch(self, plan, params, state, rates):
         import dask
@@ -564,26 +569,25 @@ class TravellingEngine(Engine):
         else:
             # The loop's random generator drew the plan; a permutation of
             # the samples (or of the batches) seeds the block order.
-            source = order if order is not None else plan[0]
-            seed = int(np.sum(source[:8] * np.arange(1, 9)[: len(source[:8])]))
+            head = (order if order is not None else plan[0])[:8]
+            seed = int(head @ np.arange(1, len(head) + 1))
             rng = np.random.RandomState(seed % (2**32))
             visit = rng.permutation(n_blocks)
             seeds = rng.randint(2**31, size=n_blocks)
         p = self.problem
-        common = (
+        setup = (
             self.solver, p.loss, p.penalty, p.fit_intercept, self.mean_weight,
             self.batch_size, self.mode,
         )  # fmt: skip
         rates = list(rates)
         carried = (params, state, 0.0, ())
-        offset = 0
+        offset = 0  # the block's first step in this epoch, for its rates
         task = delayed(_epoch_block, pure=False)
         for b in visit:
             X, t, w = data.blocks[b]
-            carried = task(X, t, w, carried, offset,
-                           (*common, int(seeds[b]), rates))  # fmt: skip
-            rows = data.block_rows[b]
-            offset += -(-rows // max(1, min(self.batch_size, rows)))
+            carried = task(X, t, w, carried, setup, int(seeds[b]),
+                           rates[offset : offset + self._block_steps[b]])  # fmt: skip
+            offset += self._block_steps[b]
         if self.observe is None:
             new_params, new_state, loss_sum, engines = dask.compute(carried)[0]
             self._measured = None
@@ -602,21 +606,15 @@ class TravellingEngine(Engine):
             self._measured = (new_params.copy(), measured[:2])
         params[...] = new_params
         _copy_state(state, new_state)
-        # the in-memory engines that ran the blocks' steps on the workers
         self.block_engines = engines
         return loss_sum, self._penalty_after(params)
 
-    def full_objective(self, params, grad):
-        measured = getattr(self, "_measured", None)
+    def _sums(self, params):
+        # the epoch's graph measured its end point already
+        measured = self._measured
         if measured is not None and np.array_equal(measured[0], params):
-            value, total = measured[1]
-            p = self.problem
-            grad[...] = total / p.weight_sum
-            p.penalty.add_gradient(params[: p.n_features], grad[: p.n_features])
-        else:
-            value = _full_objective(self, params, grad)
-        d = self.problem.n_features
-        return value / self.problem.weight_sum + self.problem.penalty.value(params[:d])
+            return measured[1]
+        return super()._sums(params)
 
 
 def _copy_state(state, new_state):

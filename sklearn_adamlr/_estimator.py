@@ -21,7 +21,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._dask import is_dask_collection
+from . import _dask
 from ._loss import loss_for, raw_prediction
 from ._penalties import ElasticNet
 from ._schedules import SCHEDULES, make_schedule
@@ -74,13 +74,6 @@ def _auto_learning_rate(solver, smoothness, batch_size, certified=True):
             "learning_rate."
         )
     return rate
-
-
-def _dask_predict(estimator, method, X):
-    """``method`` block by block on a dask array (see ``_dask.predict_blocks``)."""
-    from ._dask import predict_blocks
-
-    return predict_blocks(estimator, method, X)
 
 
 def _column_scales(X):
@@ -514,7 +507,7 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             raise ValueError("classes must be passed on the first call to partial_fit.")
 
         # A dask array X is checked and trained on where its blocks live.
-        distributed = is_dask_collection(X)
+        distributed = _dask.is_dask_collection(X)
         if distributed:
             if self.early_stopping:
                 raise ValueError(
@@ -522,8 +515,6 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
                     "which a dask array X does not fit: train with the "
                     "certificate (tol), or hold out your own validation blocks."
                 )
-            from . import _dask
-
             X, labels, finish = _dask.prepare(self, X, y, sample_weight, first_call)
             if first_call:
                 self.n_features_in_ = X.shape[1]
@@ -857,8 +848,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             largest score's column of ``classes_`` is the prediction.
         """
         check_is_fitted(self)
-        if is_dask_collection(X):
-            return _dask_predict(self, "decision_function", X)
+        if _dask.is_dask_collection(X):
+            return _dask.predict_blocks(self, "decision_function", X)
         X = validate_data(self, X, accept_sparse="csr", reset=False)
         if sparse.issparse(X):
             # scipy's product would read past coef_ as our kernels would
@@ -879,8 +870,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Values of ``classes_``.
         """
-        if is_dask_collection(X):
-            return _dask_predict(self, "predict", X)
+        if _dask.is_dask_collection(X):
+            return _dask.predict_blocks(self, "predict", X)
         return super().predict(X)
 
     def predict_proba(self, X):
@@ -897,8 +888,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
             Rows sum to one; columns follow ``classes_``.
         """
         check_is_fitted(self)
-        if is_dask_collection(X):
-            return _dask_predict(self, "predict_proba", X)
+        if _dask.is_dask_collection(X):
+            return _dask.predict_blocks(self, "predict_proba", X)
         raw = self.decision_function(X)
         return loss_for(len(self.classes_)).predict_proba(raw.reshape(raw.shape[0], -1))
 
@@ -915,8 +906,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        if is_dask_collection(X):
-            return _dask_predict(self, "predict_log_proba", X)
+        if _dask.is_dask_collection(X):
+            return _dask.predict_blocks(self, "predict_log_proba", X)
         raw = self.decision_function(X)
         return loss_for(len(self.classes_)).predict_log_proba(
             raw.reshape(raw.shape[0], -1)
