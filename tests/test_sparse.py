@@ -402,6 +402,39 @@ def test_minibatch_momentum_variants_take_the_dense_steps(momentum, nesterovs_mo
 
 
 @needs_numba
+@pytest.mark.parametrize("s", [1, 2, 3])
+def test_the_small_matrix_helpers_of_every_variant_match_numpy(s):
+    # _advance and _materialize: closed forms for one and two blocks, the
+    # general code (BLOCKS=0) for any number; numpy's product, inverse and
+    # 1-norm condition number as the reference.
+    from sklearn_adamlr._kernels import linear
+    from sklearn_adamlr._kernels._numba import specialise
+
+    rng = np.random.RandomState(s)
+    A, M = rng.normal(size=(2, s, s)) + 2 * np.eye(s)
+    product = A @ M
+    k, d = 2, 5
+    Z = rng.normal(size=(d + 1, s * k))
+    blocks = Z[:d].reshape(d, s, k)
+    expected_Z = np.concatenate(
+        [np.einsum("ab,jbc->jac", M, blocks).reshape(d, -1), Z[d:]]
+    )
+    for variant in {s if s <= 2 else 0, 0}:
+        advance = specialise(linear._advance, BLOCKS=variant)
+        materialize = specialise(linear._materialize, BLOCKS=variant)
+        work = np.full((4, s, s), np.nan)
+        condition = advance(A, M, work)
+        np.testing.assert_allclose(work[3], product, rtol=1e-14)
+        np.testing.assert_allclose(work[1], np.linalg.inv(product), rtol=1e-12)
+        assert condition == pytest.approx(np.linalg.cond(product, 1), rel=1e-12)
+        assert advance(np.zeros((s, s)), M, work) == np.inf  # singular
+        got, scaled = Z.copy(), M.copy()
+        materialize(got, d, scaled, k, np.empty(s))
+        np.testing.assert_allclose(got, expected_Z, rtol=1e-13, atol=1e-15)
+        np.testing.assert_array_equal(scaled, np.eye(s))
+
+
+@needs_numba
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_scaled_coordinates_stay_accurate_over_many_steps(monkeypatch, dtype):
     # 1,500 steps: without rescaling, M would be singular to machine precision

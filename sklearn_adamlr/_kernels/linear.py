@@ -12,10 +12,8 @@ from ._numba import (
     _AHEAD,
     _EMPTY,
     _EMPTY_ROWS,
-    AVAILABLE,
     _prefetch,
     _row_span,
-    jit,
     specialise,
 )
 from .rowloss import _add_loss, _binary_terms, _softmax_terms
@@ -189,8 +187,11 @@ def _advance(A, M, work):
     """``work[3] <- A @ M`` and ``work[1] <- work[3]^{-1}``; returns the condition.
 
     The condition number is in the 1-norm, inf if ``A @ M`` is singular.
-    ``work[2]`` is scratch. Gauss-Jordan with partial pivoting on the tiny
-    ``s x s`` matrices, without LAPACK's per-call cost.
+    ``work[2]`` is scratch. One and two blocks (plain SGD, momentum) have
+    closed forms; more take Gauss-Jordan with partial pivoting on the tiny
+    ``s x s`` matrices, without LAPACK's per-call cost. ``BLOCKS`` (fixed
+    per compiled variant, see :class:`LinearKernel`) is ``s``, or 0 for the
+    general code.
     """
     s = M.shape[0]
     inverse, lu, product = work[1], work[2], work[3]
@@ -199,12 +200,27 @@ def _advance(A, M, work):
             value = 0.0
             for c in range(s):
                 value += A[a, c] * M[c, b]
-            lu[a, b] = value
             product[a, b] = value
+    if BLOCKS == 1:
+        p = product[0, 0]
+        if p == 0.0:
+            return np.inf
+        inverse[0, 0] = 1.0 / p
+        return 1.0
+    if BLOCKS == 2:
+        p00, p01, p10, p11 = product[0, 0], product[0, 1], product[1, 0], product[1, 1]
+        det = p00 * p11 - p01 * p10
+        if det == 0.0:
+            return np.inf
+        inverse[0, 0], inverse[0, 1] = p11 / det, -p01 / det
+        inverse[1, 0], inverse[1, 1] = -p10 / det, p00 / det
+        norm = max(abs(p00) + abs(p10), abs(p01) + abs(p11))
+        return norm * max(abs(p11) + abs(p10), abs(p01) + abs(p00)) / abs(det)
     norm = 0.0
     for b in range(s):
         column = 0.0
         for a in range(s):
+            lu[a, b] = product[a, b]
             column += abs(lu[a, b])
             inverse[a, b] = 1.0 if a == b else 0.0
         norm = max(norm, column)
@@ -245,12 +261,12 @@ def _materialize(Z, d, M, k, column):
     slower, and this runs every few dozen steps over every feature.
     """
     s = M.shape[0]
-    if s == 1:
+    if BLOCKS == 1:
         m = Z.dtype.type(M[0, 0])
         for j in range(d):
             for c in range(k):
                 Z[j, c] *= m
-    elif s == 2:
+    elif BLOCKS == 2:
         m00, m01 = Z.dtype.type(M[0, 0]), Z.dtype.type(M[0, 1])
         m10, m11 = Z.dtype.type(M[1, 0]), Z.dtype.type(M[1, 1])
         for j in range(d):
@@ -327,14 +343,7 @@ class LinearKernel:
         self._raw = np.empty((batch_size, params.shape[1]), dtype=params.dtype)
         self._limit = self.CONDITION_LIMIT[params.dtype.type]
         self._blocks = None
-        binary = params.shape[1] == 1
-        if AVAILABLE:
-            # The step inlined into the epoch by numba, not only by LLVM: it
-            # is then compiled once, not also on its own (a first fit with an
-            # empty cache: 3.9 s before, 3.5 s after; the epoch's speed is
-            # unchanged, 0.048 s on 200k x 50k CSR)
-            step = specialise(_csr_linear, inline=True, BINARY=binary)
-            self._epoch = specialise(_csr_linear_epoch, BINARY=binary, _csr_linear=step)
+        self._binary = params.shape[1] == 1
 
     def load(self, params, arrays):
         """Take ``params`` and the solver's ``arrays`` into the scaled form."""
@@ -348,15 +357,35 @@ class LinearKernel:
             self.M = np.eye(s)
             self._work = np.empty((4, s, s))
             self._scratch = np.empty((2, s * k), dtype=params.dtype)
+            self._compile(s)
         self._blocks[:, 0] = params
         for a, array in enumerate(arrays, start=1):
             self._blocks[:, a] = array
         self.M[:] = np.eye(s)
 
+    def _compile(self, s):
+        # The variants for this output count and number of blocks. The step
+        # is inlined into the epoch by numba, not only by LLVM: it is then
+        # compiled once, not also on its own (a first fit with an empty
+        # cache: 3.9 s before, 3.5 s after; the epoch's speed is unchanged,
+        # 0.048 s on 200k x 50k CSR). One and two blocks compile only their
+        # closed forms of _advance and _materialize, not the general s x s
+        # code (a first fit of minibatch on CSR with an empty cache: XXX).
+        blocks = s if s <= 2 else 0
+        advance = specialise(_advance, BLOCKS=blocks)
+        self._materialize = specialise(_materialize, BLOCKS=blocks)
+        step = specialise(
+            _csr_linear, inline=True, BINARY=self._binary, _advance=advance,
+            _materialize=self._materialize,
+        )  # fmt: skip
+        self._epoch = specialise(
+            _csr_linear_epoch, BINARY=self._binary, _csr_linear=step
+        )
+
     def store(self, params, arrays):
         """Write the current parameters and arrays back, in place."""
         k = params.shape[1]
-        _materialize(self.Z, self.X.shape[1], self.M, k, self._scratch[0])
+        self._materialize(self.Z, self.X.shape[1], self.M, k, self._scratch[0])
         params[:] = self._blocks[:, 0]
         for a, array in enumerate(arrays, start=1):
             array[:] = self._blocks[:, a]
@@ -382,9 +411,7 @@ class LinearKernel:
         )  # fmt: skip
 
 
-# One output or several: fixed per compiled variant (see LinearKernel).
+# One output or several, and the number of blocks (0: any): fixed per compiled
+# variant (see LinearKernel).
 BINARY = None
-
-if AVAILABLE:
-    _advance = jit(_advance)
-    _materialize = jit(_materialize)
+BLOCKS = 0
