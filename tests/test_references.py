@@ -14,7 +14,7 @@ import pytest
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
 from sklearn_adamlr import _kernels, get_solver
-from sklearn_adamlr.solvers import _adam, _minibatch
+from sklearn_adamlr.solvers import LBFGS, _adam, _minibatch
 
 
 def _gradients(shape, n_steps, seed=0):
@@ -312,6 +312,36 @@ def test_lbfgs_stores_a_pair_only_with_positive_curvature(change, stored):
     solver.update(params, np.array([[1.0 + change], [1.0]]), state, 1.0, None)
     np.testing.assert_array_equal(params, [[-1.0], [0.0]])  # the step was kept
     assert state.n_pairs == int(stored)
+
+
+@pytest.mark.parametrize(
+    "cosine, stored", [(-0.5, False), (-1e-6, False), (0.0, False), (1e-13, False),
+                       (1e-11, True), (0.5, True)],
+)  # fmt: skip
+def test_lbfgs_curvature_rule_on_its_own(cosine, stored):
+    # The rule of the docstring, s'y > 1e-12 |s| |y|, where the test above
+    # cannot see it: a stored pair of negative curvature makes the next
+    # direction an ascent, and the pairs are then dropped anyway (a mutant
+    # storing pairs down to a cosine of -1 passed that test).
+    solver = get_solver("lbfgs")
+    params = np.zeros((2, 1))
+    state = solver.init_state(params)
+    state.grad = np.zeros((2, 1))
+    state.trial = np.array([[3.0], [0.0]])  # s = (3, 0)
+    y = 2.0 * np.array([[cosine], [np.sqrt(1.0 - cosine**2)]])
+    solver._store_pair(params, y, state)
+    assert state.n_pairs == int(stored)
+    if stored:
+        np.testing.assert_array_equal(state.s[0], state.trial)
+        np.testing.assert_array_equal(state.y[0], y)
+        assert state.rho[0] == pytest.approx(1.0 / (6.0 * cosine), rel=1e-15)
+
+
+@pytest.mark.parametrize("memory", [0, -1, 2.5, "3"])
+def test_lbfgs_memory_must_be_a_positive_integer(memory):
+    with pytest.raises(ValueError, match="memory must be a positive integer"):
+        LBFGS(memory=memory)
+    assert LBFGS(memory=np.int64(1)).memory == 1
 
 
 def test_lbfgs_with_l1_takes_fistas_steps():
