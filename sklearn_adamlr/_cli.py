@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.fixes import parse_version
 
+from . import _kernels
 from ._estimator import AdamLogisticRegression
 from ._loss import logistic_objective
 from .solvers import available_solvers
@@ -212,6 +213,16 @@ def format_table(rows):
     return "\n".join(lines)
 
 
+def _kernels_line():
+    """Which kernels the fits run: compiled (numba) or the numpy reference."""
+    if _kernels.AVAILABLE:
+        return "Kernels: compiled (numba, the fast extra)."
+    return (
+        'Kernels: numpy (numba is not installed; pip install -e ".[cli,fast]" '
+        "compiles them: saga's per-sample steps are the slowest without it)."
+    )
+
+
 def _demo(args):
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
@@ -221,6 +232,7 @@ def _demo(args):
         "(2 C n), the scale of loss_curve_; accuracy on the training data; "
         "fit time of one fit after a warm-up fit."
     )
+    print(_kernels_line())
     print(
         format_table(
             compare(

@@ -40,6 +40,7 @@ def test_demo_prints_the_comparison_table():
     # one objective scale, named; what the accuracy and the time are
     assert "the scale of loss_curve_" in out
     assert "train acc." in out and "after a warm-up fit" in out
+    assert "\nKernels: " in out
     for model in ("sklearn lbfgs", "adam", "gd", "minibatch"):
         assert f"\n{model} " in out
     # every solver at its defaults (the certificate tol=5e-5): measured gaps
@@ -47,6 +48,17 @@ def test_demo_prints_the_comparison_table():
     for model in ("adam", "gd", "minibatch"):
         line = next(line for line in out.splitlines() if line.startswith(model + " "))
         assert 0 <= float(line.split()[2]) < 2e-4
+
+
+def test_demo_says_which_kernels_run(monkeypatch):
+    # without numba saga's numpy steps take seconds: the demo says why
+    from sklearn_adamlr import _cli, _kernels
+
+    monkeypatch.setattr(_kernels, "AVAILABLE", True)
+    assert "compiled" in _cli._kernels_line()
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
+    line = _cli._kernels_line()
+    assert "numpy" in line and ".[cli,fast]" in line
 
 
 def test_help_lists_every_option():
