@@ -68,6 +68,27 @@ def test_repeat_step_is_the_iterated_step(compiled):
     assert worst < 3
 
 
+def test_steps_to_an_edge_are_counted_as_iterated():
+    # repeat_step jumps a piece in one go with this count; a wrong count
+    # that is too small only costs steps taken one by one (a mutant of its
+    # formula, negative for every case, passed every value test), one too
+    # large crosses the edge. Counted one step at a time here.
+    rng = np.random.RandomState(0)
+    for _ in range(300):
+        edge = 10 ** rng.uniform(-4, 0)
+        v = edge * (1 + 10 ** rng.uniform(-2, 2))
+        l2_step = rng.choice([0.0, 10 ** rng.uniform(-4, -1)])
+        a = 1.0 / (1.0 + l2_step)
+        steps, u = 0, v
+        while u > edge:
+            u, steps = a * (u - edge), steps + 1
+        count = _saga._steps_to_edge(v, edge, a, -math.log1p(l2_step), l2_step * a)
+        # u reaches edge or below in exactly ceil(count) steps, but where
+        # it lands within rounding of edge the two may differ by one
+        assert steps - 1 <= math.ceil(count) <= steps
+        assert count > steps - 1 - 1e-9
+
+
 def test_geometric_tables_are_the_iterated_l2_step():
     rate, l2, n = 0.3, 1e-3, 5000
     powers, sums = _saga._geometric(n, rate, l2)

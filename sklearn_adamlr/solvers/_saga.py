@@ -211,11 +211,7 @@ def repeat_step(w, m, c, tau, a, log_a, one_minus_a):
         v, edge = sign * w, sign * s
         jump = m
         if edge > 0.0:  # the iterates fall towards the edge and cross it
-            if one_minus_a == 0.0:
-                count = (v - edge) / edge
-            else:
-                fixed = -a * edge / one_minus_a
-                count = np.log1p(-(v - edge) / (v - fixed)) / log_a
+            count = _steps_to_edge(v, edge, a, log_a, one_minus_a)
             if count < m:
                 jump = max(int(count) - 1, 0)
         if jump == 0:
@@ -229,6 +225,20 @@ def repeat_step(w, m, c, tau, a, log_a, one_minus_a):
             w = power * w + s * a * np.expm1(jump * log_a) / one_minus_a
         m -= jump
     return w
+
+
+def _steps_to_edge(v, edge, a, log_a, one_minus_a):
+    """The steps ``v <- a * (v - edge)`` take from ``v > edge > 0`` to ``edge``.
+
+    A real number ``k``: the iterate is at or below ``edge`` after
+    ``ceil(k)`` steps, up to rounding. The iterates approach the fixed point
+    ``-a * edge / (1 - a)`` (below ``edge``) geometrically, by ``a`` a step;
+    with ``a = 1`` they fall by ``edge`` a step.
+    """
+    if one_minus_a == 0.0:
+        return (v - edge) / edge
+    fixed = -a * edge / one_minus_a
+    return np.log1p(-(v - edge) / (v - fixed)) / log_a
 
 
 def _step_constants(rate, l1, l2):
@@ -499,6 +509,7 @@ def _compiled_epoch(sparse_input, binary, l1):
 
 
 if _numba.AVAILABLE:
+    _steps_to_edge = _numba.jit(_steps_to_edge, inline=True)
     repeat_step = _numba.jit(repeat_step)
     _step_constants = _numba.jit(_step_constants, inline=True)
     _prox_scalar = _numba.jit(_prox_scalar, inline=True)
