@@ -423,15 +423,49 @@ def test_the_small_matrix_helpers_of_every_variant_match_numpy(s):
         advance = specialise(linear._advance, BLOCKS=variant)
         materialize = specialise(linear._materialize, BLOCKS=variant)
         work = np.full((4, s, s), np.nan)
-        condition = advance(A, M, work)
+        condition, size = advance(A, M, work)
         np.testing.assert_allclose(work[3], product, rtol=1e-14)
         np.testing.assert_allclose(work[1], np.linalg.inv(product), rtol=1e-12)
         assert condition == pytest.approx(np.linalg.cond(product, 1), rel=1e-12)
-        assert advance(np.zeros((s, s)), M, work) == np.inf  # singular
+        norms = [np.linalg.norm(m, 1) for m in (product, np.linalg.inv(product))]
+        assert size == pytest.approx(max(norms), rel=1e-12)
+        assert advance(np.zeros((s, s)), M, work) == (np.inf, np.inf)  # singular
         got, scaled = Z.copy(), M.copy()
         materialize(got, d, scaled, k, np.empty(s))
         np.testing.assert_allclose(got, expected_Z, rtol=1e-13, atol=1e-15)
         np.testing.assert_array_equal(scaled, np.eye(s))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("n, C, learning_rate", [(2000, 1e-4, 0.05), (1000, 1e-3, 1.0)])
+def test_scaled_coordinates_survive_a_strong_l2_decay(
+    monkeypatch, dtype, momentum, n, C, learning_rate
+):
+    # Steps of one sample with an L2 part of 1 / (C n) per step: 5 * 0.05
+    # shrinks every coefficient by 0.75 a step, so M shrinks by it at a
+    # condition of 1 and the feature rows grew by its inverse until they
+    # overflowed (a false "Training diverged" in float32, and in float64
+    # without momentum); 1 * 1.0 maps them to 0 (A singular: the same
+    # error without momentum, and 2-7 % off the dense coefficients with).
+    # The dense path had no trouble with either.
+    X, y = sparse_problem(n=n, d=60, nnz=6)
+    X = X.astype(dtype)
+    kw = dict(solver="minibatch", momentum=momentum, batch_size=1, C=C,
+              learning_rate=learning_rate, max_iter=2, tol=None,
+              random_state=0)  # fmt: skip
+    ran = spy_engines(monkeypatch)
+    on_sparse = AdamLogisticRegression(**kw).fit(X, y)
+    assert set(ran) == {"LinearEngine"}
+    on_dense = AdamLogisticRegression(**kw).fit(X.toarray(), y)
+    scale = np.abs(on_dense.coef_).max()
+    assert scale > 1e-2
+    # measured: at most 1.8e-7 (float32) and 5.9e-16 (float64) of the scale
+    rtol = 1e-6 if dtype == np.float32 else 5e-15
+    np.testing.assert_allclose(
+        on_sparse.coef_, on_dense.coef_, rtol=0, atol=rtol * scale
+    )
 
 
 @needs_numba

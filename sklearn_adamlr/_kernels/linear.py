@@ -21,7 +21,7 @@ from .rowloss import _add_loss, _binary_terms, _softmax_terms
 
 def _csr_linear(
     data, indices, indptr, d, order, start, stop, Z, target, sw, scale, P, q, l2,
-    M, work, raw, scratch, limit,
+    M, work, raw, scratch, limits,
 ):  # fmt: skip
     """One step of a linear solver on a CSR minibatch, in scaled coordinates.
 
@@ -36,8 +36,13 @@ def _csr_linear(
     feature rows (the L2 part of the gradient is ``l2`` times the
     parameters), becomes ``M <- A M`` and ``Z[j] += M^{-1} q g_j``, which
     touches only the features of the minibatch. Once ``M`` would be worse
-    conditioned than ``limit``, the feature rows are brought back to
-    ``M = I`` first.
+    conditioned than ``limits[0]``, or the 1-norm of ``M`` or of its
+    inverse would exceed ``limits[1]``, the feature rows are brought back
+    to ``M = I`` first. (A strong L2 part shrinks ``M`` by a factor every
+    step at a condition of 1, so the feature rows grow by the inverse
+    factor: without the second limit they overflowed within an epoch, in
+    float32 at C=1e-2 with single-sample steps, where the dense path did
+    not.)
 
     Returns ``(loss, ok)``: ok is False if a raw prediction or the step is no
     longer finite. ``work`` and ``scratch`` are buffers.
@@ -111,11 +116,26 @@ def _csr_linear(
         for b in range(s):
             A[a, b] = P[a, b]
         A[a, 0] += l2 * q[a]
-    condition = _advance(A, M, work)
-    if not condition <= limit:
+    finite = True
+    for a in range(s):
+        for b in range(s):
+            finite &= np.isfinite(A[a, b])
+    ok &= finite
+    condition, size = _advance(A, M, work)
+    if not (condition <= limits[0] and size <= limits[1]):
         _materialize(Z, d, M, k, acc)
-        condition = _advance(A, M, work)
-    ok &= np.isfinite(condition)  # else A is singular: no inverse to use
+        condition, size = _advance(A, M, work)
+        if not (condition <= limits[0] and size <= limits[1]):
+            # A itself is singular or too ill-conditioned to be carried in
+            # M (plain SGD with learning_rate * l2 = 1 maps every
+            # coefficient to 0): it moves every feature row now, at the
+            # dense step's cost, and M stays I (before, such a fit stopped
+            # with a false divergence, or with momentum ended 2 to 7 %
+            # away from the dense path's coefficients)
+            _materialize(Z, d, A, k, acc)
+            for a in range(s):
+                for b in range(s):
+                    inverse[a, b] = work[3, a, b] = 1.0 if a == b else 0.0
     # element by element: numba compiles a 2-D slice assignment with its
     # shape-mismatch error message, string formatting included (2.7 s of a
     # cold first fit, measured with an empty cache)
@@ -161,7 +181,7 @@ def _csr_linear(
 
 def _csr_linear_epoch(
     data, indices, indptr, d, starts, stops, order, Z, target, sw, mean_weight,
-    Ps, qs, l2, M, work, raw, scratch, limit,
+    Ps, qs, l2, M, work, raw, scratch, limits,
 ):  # fmt: skip
     """The steps of :func:`_csr_linear` for minibatches ``starts[b]:stops[b]``.
 
@@ -175,7 +195,7 @@ def _csr_linear_epoch(
         value, ok = _csr_linear(
             data, indices, indptr, d, order, start, stop, Z, target, sw,
             1.0 / ((stop - start) * mean_weight), Ps[b], qs[b], l2, M, work,
-            raw, scratch, limit,
+            raw, scratch, limits,
         )  # fmt: skip
         total += value
         if not ok:
@@ -184,10 +204,11 @@ def _csr_linear_epoch(
 
 
 def _advance(A, M, work):
-    """``work[3] <- A @ M`` and ``work[1] <- work[3]^{-1}``; returns the condition.
+    """``work[3] <- A @ M`` and ``work[1] <- work[3]^{-1}``; their size.
 
-    The condition number is in the 1-norm, inf if ``A @ M`` is singular.
-    ``work[2]`` is scratch. One and two blocks (plain SGD, momentum) have
+    Returns ``(condition, size)``: the condition number of ``A @ M`` in the
+    1-norm (inf if it is singular), and the larger of its 1-norm and its
+    inverse's. ``work[2]`` is scratch. One and two blocks (plain SGD, momentum) have
     closed forms; more take Gauss-Jordan with partial pivoting on the tiny
     ``s x s`` matrices, without LAPACK's per-call cost. ``BLOCKS`` (fixed
     per compiled variant, see :class:`LinearKernel`) is ``s``, or 0 for the
@@ -204,18 +225,19 @@ def _advance(A, M, work):
     if BLOCKS == 1:
         p = product[0, 0]
         if p == 0.0:
-            return np.inf
+            return np.inf, np.inf
         inverse[0, 0] = 1.0 / p
-        return 1.0
+        return 1.0, max(abs(p), abs(inverse[0, 0]))
     if BLOCKS == 2:
         p00, p01, p10, p11 = product[0, 0], product[0, 1], product[1, 0], product[1, 1]
         det = p00 * p11 - p01 * p10
         if det == 0.0:
-            return np.inf
+            return np.inf, np.inf
         inverse[0, 0], inverse[0, 1] = p11 / det, -p01 / det
         inverse[1, 0], inverse[1, 1] = -p10 / det, p00 / det
         norm = max(abs(p00) + abs(p10), abs(p01) + abs(p11))
-        return norm * max(abs(p11) + abs(p10), abs(p01) + abs(p00)) / abs(det)
+        inverse_norm = max(abs(p11) + abs(p10), abs(p01) + abs(p00)) / abs(det)
+        return norm * inverse_norm, max(norm, inverse_norm)
     norm = 0.0
     for b in range(s):
         column = 0.0
@@ -230,7 +252,7 @@ def _advance(A, M, work):
             if abs(lu[a, col]) > abs(lu[pivot, col]):
                 pivot = a
         if lu[pivot, col] == 0.0:
-            return np.inf
+            return np.inf, np.inf
         for b in range(s):
             lu[col, b], lu[pivot, b] = lu[pivot, b], lu[col, b]
             inverse[col, b], inverse[pivot, b] = inverse[pivot, b], inverse[col, b]
@@ -250,7 +272,7 @@ def _advance(A, M, work):
         for a in range(s):
             column += abs(inverse[a, b])
         inverse_norm = max(inverse_norm, column)
-    return norm * inverse_norm
+    return norm * inverse_norm, max(norm, inverse_norm)
 
 
 def _materialize(Z, d, M, k, column):
@@ -336,12 +358,19 @@ class LinearKernel:
     # with Nesterov's momentum 0.9 the O(n_features) rescaling then runs
     # every 90 (float64) or 25 (float32) steps.
     CONDITION_LIMIT = {np.float64: 1e6, np.float32: 1e3}
+    # The 1-norm of M or of its inverse above which the same happens: a
+    # uniform scaling costs no precision, but the feature rows hold the
+    # coefficients times up to that size, and must stay in the dtype's range
+    # (float32: 3.4e38) for coefficients up to 1e8 in size; past 1e-8 times
+    # it they turn subnormal, an error below 1e-37 in the coefficient.
+    SCALE_LIMIT = {np.float64: 1e150, np.float32: 1e30}
 
     def __init__(self, X, target, sample_weight, params, batch_size):
         self.X, self.target = X, target
         self.sw = _EMPTY[X.dtype.type] if sample_weight is None else sample_weight
         self._raw = np.empty((batch_size, params.shape[1]), dtype=params.dtype)
-        self._limit = self.CONDITION_LIMIT[params.dtype.type]
+        dtype = params.dtype.type
+        self._limits = np.array([self.CONDITION_LIMIT[dtype], self.SCALE_LIMIT[dtype]])
         self._blocks = None
         self._binary = params.shape[1] == 1
 
@@ -407,7 +436,7 @@ class LinearKernel:
             _EMPTY_ROWS if order is None else order, self.Z, self.target,
             self.sw, mean_weight, np.asarray(Ps, dtype=np.float64),
             np.asarray(qs, dtype=np.float64), l2, self.M, self._work, self._raw,
-            self._scratch, self._limit,
+            self._scratch, self._limits,
         )  # fmt: skip
 
 
