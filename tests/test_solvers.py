@@ -74,6 +74,37 @@ def test_get_solver_passes_declared_hyperparameters_only():
     assert not hasattr(solver, "beta_1")
 
 
+class _Bare(Solver):
+    """A solver on the base class's defaults (not registered)."""
+
+    name = "bare_for_test"
+    hyperparameters = ("momentum",)
+
+
+def test_the_base_solver_takes_its_declared_hyperparameters_only():
+    assert _Bare(momentum=0.3).momentum == 0.3
+    with pytest.raises(TypeError, match="unexpected hyperparameter 'beta_1'"):
+        _Bare(beta_1=0.1)
+
+
+def test_the_base_solvers_auto_step_is_one_over_the_expected_smoothness():
+    # the default a third-party solver gets (Gower et al.'s 1 / L_b), for
+    # a fit with tol and for one without
+    class Smoothness:
+        def expected(self, batch_size):
+            return 4.0 * batch_size
+
+    assert _Bare().auto_learning_rate(Smoothness(), 5) == 1 / 20
+    assert _Bare().stream_learning_rate(Smoothness(), 5) == 1 / 20
+
+
+@pytest.mark.parametrize("name", ["", 3, None])
+def test_a_solver_needs_a_non_empty_string_name(name):
+    unnamed = type("Unnamed", (Solver,), {"name": name})
+    with pytest.raises(ValueError, match="must be a non-empty string"):
+        register_solver(unnamed)
+
+
 # Relative gaps to the optimum of default fits, as measured (breast_cancer,
 # C=0.01); each test allows twice as much. adam and the third-party solver
 # do not certify at l1_ratio=1 in 1000 epochs (they warn).

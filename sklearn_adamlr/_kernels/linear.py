@@ -42,7 +42,9 @@ def _csr_linear(
     step at a condition of 1, so the feature rows grow by the inverse
     factor: without the second limit they overflowed within an epoch, in
     float32 at C=1e-2 with single-sample steps, where the dense path did
-    not.)
+    not.) If ``A`` itself is past those limits, or singular, the step moves
+    every feature row by ``A`` at once, the dense step's cost, and ``M``
+    stays ``I``.
 
     Returns ``(loss, ok)``: ok is False if a raw prediction or the step is no
     longer finite. ``work`` and ``scratch`` are buffers.
@@ -126,12 +128,10 @@ def _csr_linear(
         _materialize(Z, d, M, k, acc)
         condition, size = _advance(A, M, work)
         if not (condition <= limits[0] and size <= limits[1]):
-            # A itself is singular or too ill-conditioned to be carried in
-            # M (plain SGD with learning_rate * l2 = 1 maps every
-            # coefficient to 0): it moves every feature row now, at the
-            # dense step's cost, and M stays I (before, such a fit stopped
-            # with a false divergence, or with momentum ended 2 to 7 %
-            # away from the dense path's coefficients)
+            # A itself cannot be carried in M (plain SGD with
+            # learning_rate * l2 = 1 maps every coefficient to 0): such a
+            # fit stopped with a false divergence, or with momentum ended
+            # 2 to 7 % away from the dense path's coefficients
             _materialize(Z, d, A, k, acc)
             for a in range(s):
                 for b in range(s):
@@ -208,11 +208,11 @@ def _advance(A, M, work):
 
     Returns ``(condition, size)``: the condition number of ``A @ M`` in the
     1-norm (inf if it is singular), and the larger of its 1-norm and its
-    inverse's. ``work[2]`` is scratch. One and two blocks (plain SGD, momentum) have
-    closed forms; more take Gauss-Jordan with partial pivoting on the tiny
-    ``s x s`` matrices, without LAPACK's per-call cost. ``BLOCKS`` (fixed
-    per compiled variant, see :class:`LinearKernel`) is ``s``, or 0 for the
-    general code.
+    inverse's. ``work[2]`` is scratch. One and two blocks (plain SGD,
+    momentum) have closed forms; more take Gauss-Jordan with partial
+    pivoting on the tiny ``s x s`` matrices, without LAPACK's per-call cost.
+    ``BLOCKS`` (fixed per compiled variant, see :class:`LinearKernel`) is
+    ``s``, or 0 for the general code.
     """
     s = M.shape[0]
     inverse, lu, product = work[1], work[2], work[3]
@@ -279,8 +279,9 @@ def _materialize(Z, d, M, k, column):
     """``Z[j] <- M @ Z[j]`` (blocks as vectors) on the feature rows; ``M <- I``.
 
     ``column`` is scratch of at least ``s`` values. One and two blocks (plain
-    SGD, momentum) have loops of their own: the general one is a few times
-    slower, and this runs every few dozen steps over every feature.
+    SGD, momentum; ``BLOCKS`` 1 and 2) have loops of their own: the general
+    one is a few times slower, and this runs every few dozen steps over
+    every feature.
     """
     s = M.shape[0]
     if BLOCKS == 1:
