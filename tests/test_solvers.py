@@ -1,5 +1,7 @@
 """The solver registry and what every registered solver must do."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import standardized
@@ -96,6 +98,20 @@ def test_the_base_solvers_auto_step_is_one_over_the_expected_smoothness():
 
     assert _Bare().auto_learning_rate(Smoothness(), 5) == 1 / 20
     assert _Bare().stream_learning_rate(Smoothness(), 5) == 1 / 20
+
+
+@pytest.mark.parametrize("not_a_solver", [int, Adam(), "adam"])
+def test_only_a_solver_subclass_registers(not_a_solver):
+    with pytest.raises(TypeError, match="expects a Solver subclass"):
+        register_solver(not_a_solver)
+
+
+def test_capabilities_are_shared_and_frozen():
+    # every solver without its own declaration shares the base class's
+    # instance: a solver that changed it would change theirs
+    assert _Bare.capabilities is Solver.capabilities
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _Bare.capabilities.lazy = True
 
 
 @pytest.mark.parametrize("name", ["", 3, None])
