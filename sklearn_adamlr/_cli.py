@@ -143,10 +143,13 @@ def compare(X, y, *, C=1.0, max_iter=1000, random_state=0):
     rows : list of dict
         Keys ``model``; ``objective``, on the scale of ``loss_curve_`` (the
         mean log-loss plus the penalty divided by ``C * n_samples``);
-        ``rel_gap`` to lbfgs's; ``max_coef_diff``; ``accuracy`` on the
-        training data; ``fit_time``, of one ``fit`` after a warm-up fit
-        (which compiles numba's kernels or loads them from its cache, and
-        imports what a first fit imports), so that it times the fit alone.
+        ``rel_gap`` to the optimum, and ``max_coef_diff`` to its
+        coefficients (``LogisticRegression`` at ``tol=1e-10``, not timed);
+        ``accuracy`` on the training data; ``fit_time``, of one ``fit`` after
+        a warm-up fit (which compiles numba's kernels or loads them from its
+        cache, and imports what a first fit imports), so that it times the
+        fit alone. The first row is ``LogisticRegression(C=C)`` at its
+        defaults, then one row per registered solver at its defaults.
 
     Examples
     --------
@@ -154,8 +157,8 @@ def compare(X, y, *, C=1.0, max_iter=1000, random_state=0):
     >>> from sklearn_adamlr._cli import compare
     >>> X, y = load_iris(return_X_y=True)
     >>> rows = compare(X, y, max_iter=50)
-    >>> rows[0]["model"], rows[0]["rel_gap"]
-    ('sklearn lbfgs', 0.0)
+    >>> rows[0]["model"], bool(0 <= rows[0]["rel_gap"] < 1e-3)
+    ('sklearn lbfgs', True)
     """
     # the warm-up: a first call compiles or loads the kernels (a cold
     # numba cache took seconds) and sklearn's first fit imports modules
@@ -166,9 +169,8 @@ def compare(X, y, *, C=1.0, max_iter=1000, random_state=0):
         LogisticRegression(C=C, max_iter=5).fit(X[warm], y[warm])
         for name in available_solvers():
             AdamLogisticRegression(solver=name, C=C, max_iter=1).fit(X[warm], y[warm])
-    start = time.perf_counter()
+    # the optimum, not timed: the reference, not a fit a user would make
     ref = LogisticRegression(C=C, tol=1e-10, max_iter=100_000).fit(X, y)
-    ref_time = time.perf_counter() - start
     scale = C * len(y)  # loss_curve_'s scale: the objective over C * n
     optimum = logistic_objective(X, y, ref.coef_, ref.intercept_, C=C) / scale
 
@@ -183,7 +185,14 @@ def compare(X, y, *, C=1.0, max_iter=1000, random_state=0):
             "fit_time": seconds,
         }
 
-    rows = [row("sklearn lbfgs", ref, ref_time)]
+    # LogisticRegression at its defaults, timed like ours: the tol=1e-10
+    # reference was timed here before (on breast_cancer 0.012 s against
+    # 0.006 s for the default fit, one thread), a fit no user makes
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        default = LogisticRegression(C=C).fit(X, y)
+    rows = [row("sklearn lbfgs", default, time.perf_counter() - start)]
     for name in available_solvers():
         # default tol: fit stops at the certificate, as a user's fit would
         est = AdamLogisticRegression(
@@ -229,8 +238,10 @@ def _demo(args):
     print(
         f"Breast cancer, standardized ({X.shape[0]} samples, {X.shape[1]} "
         f"features), C={args.C}. Objective: the mean log-loss + ||w||^2 / "
-        "(2 C n), the scale of loss_curve_; accuracy on the training data; "
-        "fit time of one fit after a warm-up fit."
+        "(2 C n), the scale of loss_curve_; rel. gap and max |dcoef| to the "
+        "optimum (LogisticRegression at tol=1e-10); every model at its "
+        "defaults; accuracy on the training data; fit time of one fit after "
+        "a warm-up fit."
     )
     print(_kernels_line())
     print(
