@@ -129,9 +129,10 @@ def _csr_linear(
         condition, size = _advance(A, M, work)
         if not (condition <= limits[0] and size <= limits[1]):
             # A itself cannot be carried in M (plain SGD with
-            # learning_rate * l2 = 1 maps every coefficient to 0): such a
-            # fit stopped with a false divergence, or with momentum ended
-            # 2 to 7 % away from the dense path's coefficients
+            # learning_rate * l2 = 1 maps every coefficient to 0, where such
+            # a fit stopped with a false divergence, or with momentum ended
+            # 2 to 7 % away from the dense path's coefficients): every
+            # feature row moves by A now, and M stays I
             _materialize(Z, d, A, k, acc)
             for a in range(s):
                 for b in range(s):
