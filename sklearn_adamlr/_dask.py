@@ -542,12 +542,13 @@ class TravellingEngine(_DistributedPass, Engine):
         self.mode = shuffle
         # Each block's minibatches end at the block's end: the loop counts
         # these steps (t_, the schedule's rates), not n / batch_size.
+        from ._training import _batches
+
         starts, stops, first = [], [], 0
         for rows in problem.X.block_rows:
-            size = max(1, min(batch_size, rows))
-            begin = np.arange(first, first + rows, size)
-            starts.append(begin)
-            stops.append(np.minimum(begin + size, first + rows))
+            begin, end = _batches(rows, max(1, min(batch_size, rows)))
+            starts.append(begin + first)
+            stops.append(end + first)
             first += rows
         self.bounds = (np.concatenate(starts), np.concatenate(stops))
         self._block_steps = [len(begin) for begin in starts]

@@ -118,11 +118,8 @@ def _csr_linear(
         for b in range(s):
             A[a, b] = P[a, b]
         A[a, 0] += l2 * q[a]
-    finite = True
-    for a in range(s):
         for b in range(s):
-            finite &= np.isfinite(A[a, b])
-    ok &= finite
+            ok &= np.isfinite(A[a, b])
     condition, size = _advance(A, M, work)
     if not (condition <= limits[0] and size <= limits[1]):
         _materialize(Z, d, M, k, acc)
