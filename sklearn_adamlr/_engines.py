@@ -394,9 +394,16 @@ class DataEpochEngine(Engine):
         self.runner = epoch_class(solver, problem, params, compiled)
 
     def run_epoch(self, plan, params, state, rates):
-        starts, _, order = plan
+        starts, stops, order = plan
         n = self.problem.n_samples
-        samples = order[starts] if order is not None else np.remainder(starts, n)
+        if order is not None:  # a permutation, one sample per "batch"
+            samples = order[starts]
+        else:
+            # Runs of consecutive rows (Solver.run_rows; one row each when
+            # the runs are off), rows r mod n for r in starts[b]:stops[b].
+            lengths = stops - starts
+            first = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+            samples = np.remainder(first + np.arange(lengths.sum()), n)
         rates = np.asarray(rates, dtype=np.float64)
         if rates.min() != rates.max():
             raise ValueError(

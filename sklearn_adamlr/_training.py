@@ -344,6 +344,12 @@ class TrainingResult:
     state: object = None
 
 
+# A per-sample solver visits runs of rows (Solver.run_rows) only when there
+# are at least this many runs to shuffle; smaller data fit in the caches,
+# where runs save nothing.
+RUNS_MIN = 64
+
+
 def _batches(n_samples, batch_size):
     """``(starts, stops)`` of the contiguous minibatches of one epoch."""
     starts = np.arange(0, n_samples, batch_size, dtype=np.intp)
@@ -438,6 +444,8 @@ def train(
         each minibatch gathered into a preallocated buffer. ``'blocks'``:
         consecutive minibatches (views of ``X``, no copy), with boundaries
         shifted by a random offset and visited in a random order each epoch.
+        A per-sample solver steps through runs of ``solver.run_rows`` rows
+        under True and ``'blocks'`` (see ``Solver.run_rows``).
     rng : numpy.random.RandomState
         Consumed only when ``shuffle`` is not False.
     tol : float or None
@@ -480,12 +488,19 @@ def train(
     n = problem.n_samples
     # A solver with its own epoch on the data steps once per sample.
     per_sample = capabilities_of(solver).data_epoch is not None
+    mode = shuffle_mode(shuffle)
     if solver.full_batch:
         batch_size = n
     elif per_sample:
         batch_size = 1
+        runs = mode and not (isinstance(shuffle, str) and shuffle == "samples")
+        if runs and solver.run_rows > 1 and n >= RUNS_MIN * solver.run_rows:
+            # Runs of consecutive rows in a random order (Solver.run_rows):
+            # rows drawn one by one from anywhere in X cost a cache miss
+            # each (see Saga.run_rows for the measurement); the plan's
+            # "batches" are the runs, and the engine steps through their rows.
+            mode, batch_size = "blocks", solver.run_rows
     batch_size = max(1, min(batch_size, n))
-    mode = shuffle_mode(shuffle)
     engine, fixed_bounds, gather, rotate = _setup(
         problem, solver, params, batch_size, mode
     )
@@ -552,7 +567,8 @@ def train(
         epoch_no = epoch_offset + epoch + 1
         if average is not None:
             average.compare(problem, params)
-        n_steps = len(plan[0])
+        # a per-sample solver steps once per sample, whatever its runs
+        n_steps = n if per_sample else len(plan[0])
         if constant_rate:
             rates = np.full(n_steps, learning_rate * rate_scale)
         else:

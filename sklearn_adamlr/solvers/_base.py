@@ -122,6 +122,14 @@ class Solver:
         Only for a step that multiplies the gradient (in units of ``1 / L``);
         False by default, and for Adam, whose step is a distance per
         coordinate.
+    run_rows : int
+        For a solver with ``Capabilities.data_epoch``: under ``shuffle=True``
+        or ``'blocks'``, on at least ``_training.RUNS_MIN * run_rows``
+        (64 runs' worth of) samples, an
+        epoch visits runs of this many consecutive rows (their boundaries
+        shifted by a random offset, their order drawn anew each epoch), each
+        run in order, instead of a permutation of the samples (see
+        ``_training.train``). 1 by default: a permutation.
 
     Examples
     --------
@@ -152,6 +160,7 @@ class Solver:
     capabilities = Capabilities()
     stall_patience = 10
     secant_step = False
+    run_rows = 1
 
     def __init__(self, **hyperparameters):
         for key, value in hyperparameters.items():
