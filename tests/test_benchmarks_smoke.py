@@ -23,6 +23,8 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
     assert "issue" not in summary  # headings speak of the project
     assert "## saga: time to a relative gap" in summary
     assert "saga time to 1e-6 / lbfgs's (dense)" in summary
+    # the runs of rows of saga's default, against a permutation of the samples
+    assert "| saga, shuffle='samples' |" in summary
     if "compiled kernel: numba" in summary:
         assert "## First fit in a new process" in summary
         assert "| gd | csr |" in summary
