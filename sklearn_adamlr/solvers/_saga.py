@@ -416,11 +416,10 @@ def _csr_epoch(data, indices, indptr, d, target, sw, samples, params, table, mg,
     non-zeros a row (binary, L2), an epoch in runs of 16 rows took 0.366 s
     with three arrays and 0.227 s with records (best of 7, interleaved;
     medians 0.377 and 0.242), and in a permutation of the samples 0.374 and
-    0.275 s (medians 0.455 and 0.391). A feature
-    is caught up (:func:`_catch_up`) when a visited sample has it, and all
-    of them at the end. ``powers`` and ``sums`` hold ``a^m`` and
-    ``sum_{i < m} a^i`` for ``m`` up to the number of steps (see
-    :func:`_geometric`).
+    0.275 s (medians 0.455 and 0.391). A feature is caught up
+    (:func:`_catch_up`) when a visited sample has it, and all of them at the
+    end. ``powers`` and ``sums`` hold ``a^m`` and ``sum_{i < m} a^i`` for
+    ``m`` up to the number of steps (see :func:`_geometric`).
     """
     k = params.shape[1]
     has_intercept = params.shape[0] > d
