@@ -224,8 +224,8 @@ class AdamLogisticRegression(LinearClassifierMixin, BaseEstimator):
         in order every epoch. ``solver='saga'``, which steps on one sample at
         a time, reads True and ``'blocks'`` alike: on 1,024 samples or more
         it visits runs of 16 consecutive rows in a random order, which
-        halves the cost of an epoch on data larger than the caches and, as
-        measured, not its progress, sorted rows included (see
+        halves the cost of an epoch on data larger than the caches without
+        slowing its progress, sorted rows included (as measured; see
         :class:`~sklearn_adamlr.solvers._saga.Saga`); ``'samples'`` keeps a
         permutation of the samples.
     random_state : int, RandomState instance or None, default=None
