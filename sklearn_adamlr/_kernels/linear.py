@@ -19,14 +19,17 @@ from ._numba import (
 from .rowloss import _add_loss, _binary_terms, _softmax_terms
 
 
-def _csr_linear(
-    data, indices, indptr, d, order, start, stop, Z, target, sw, scale, P, q, l2,
-    M, work, raw, scratch, limits,
+def _csr_linear_epoch(
+    data, indices, indptr, d, starts, stops, order, Z, target, sw, mean_weight,
+    Ps, qs, l2, M, work, raw, scratch, limits,
 ):  # fmt: skip
-    """One step of a linear solver on a CSR minibatch, in scaled coordinates.
+    """A linear solver's steps on CSR minibatches, in scaled coordinates.
 
-    The minibatch is the rows ``order[start:stop]``, or with an empty
-    ``order`` the rows ``r mod n_samples`` for ``r`` in ``start:stop``.
+    Step ``b`` takes the minibatch of the rows ``order[r]`` for ``r`` in
+    ``starts[b]:stops[b]``, or with an empty ``order`` the rows ``r mod
+    n_samples``; its data term's gradient is scaled by ``1 / ((stops[b] -
+    starts[b]) * mean_weight)``, and it moves by ``P = Ps[b]``, ``q =
+    qs[b]``.
 
     ``Z`` has a row per parameter row, holding the parameters then the
     solver's arrays (``s`` blocks of ``k`` values). For a feature row ``j``
@@ -46,10 +49,17 @@ def _csr_linear(
     every feature row by ``A`` at once, the dense step's cost, and ``M``
     stays ``I``.
 
-    Returns ``(loss, ok)``: ok is False if a raw prediction or the step is no
-    longer finite. ``work`` and ``scratch`` are buffers.
+    One function, the step's body inside the loop over the steps: numba's
+    inlining of a step function into the loop cost compile time (a first fit
+    of ``minibatch`` on CSR data with an empty cache, three interleaved runs:
+    7.3, 8.0 and 8.4 s with the step a function inlined, 5.5, 6.0 and 6.9 s
+    as one function; the same coefficients, epochs no slower).
+
+    Returns ``(loss sum, ok)``: ok is False if a raw prediction or a step is
+    no longer finite; the epoch then stops after that step. ``work`` and
+    ``scratch`` are buffers.
     """
-    s = P.shape[0]
+    s = Ps.shape[1]
     k = raw.shape[1]
     width = s * k
     nnz = np.uintp(indices.shape[0])
@@ -58,147 +68,130 @@ def _csr_linear(
     acc, coef = scratch[0], scratch[1]
     one = data.dtype.type(1)
     zero = one - one
-    scale = data.dtype.type(scale)
     has_intercept = Z.shape[0] > d
     weighted = sw.shape[0] > 0
-    total = 0.0
-    product = 1.0
-    ok = True
-    for r in range(start, stop):
-        i = order[r] if gathered else (r if r < n else r - n)
-        lo, hi = _row_span(indptr, i)
-        # (indexing raw, not a view of its row: a view per row costs its
-        # reference counting)
-        if BINARY:
-            # each coefficient M[0] @ Z[j] summed into a register: summing
-            # the blocks of Z apart goes through the acc buffer, which LLVM
-            # must load and store at every non-zero (it may alias Z)
-            value = Z[d, 0] if has_intercept else zero
-            for p in range(lo, hi):
-                # the row of a feature read soon (see _AHEAD)
-                if p + _AHEAD < nnz:
-                    _prefetch(Z, indices[p + _AHEAD], 0)
-                j = np.uintp(indices[p])
-                w = zero
+    epoch_total = 0.0
+    for batch in range(starts.shape[0]):
+        start, stop = starts[batch], stops[batch]
+        scale = data.dtype.type(1.0 / ((stop - start) * mean_weight))
+        P, q = Ps[batch], qs[batch]
+        total = 0.0
+        product = 1.0
+        ok = True
+        for r in range(start, stop):
+            i = order[r] if gathered else (r if r < n else r - n)
+            lo, hi = _row_span(indptr, i)
+            # (indexing raw, not a view of its row: a view per row costs its
+            # reference counting)
+            if BINARY:
+                # each coefficient M[0] @ Z[j] summed into a register: summing
+                # the blocks of Z apart goes through the acc buffer, which LLVM
+                # must load and store at every non-zero (it may alias Z)
+                value = Z[d, 0] if has_intercept else zero
+                for p in range(lo, hi):
+                    # the row of a feature read soon (see _AHEAD)
+                    if p + _AHEAD < nnz:
+                        _prefetch(Z, indices[p + _AHEAD], 0)
+                    j = np.uintp(indices[p])
+                    w = zero
+                    for a in range(s):
+                        w += M[0, a] * Z[j, a]
+                    value += data[p] * w
+                raw[r - start, 0] = value
+                ok &= np.isfinite(value)
+            else:
+                for t in range(width):
+                    acc[t] = zero
+                for p in range(lo, hi):
+                    if p + _AHEAD < nnz:
+                        _prefetch(Z, indices[p + _AHEAD], 0)
+                    x = data[p]
+                    j = np.uintp(indices[p])
+                    for t in range(width):
+                        acc[t] += x * Z[j, t]
+                for c in range(k):
+                    value = Z[d, c] if has_intercept else zero
+                    for a in range(s):
+                        value += M[0, a] * acc[a * k + c]
+                    raw[r - start, c] = value
+                    ok &= np.isfinite(value)
+            weight = sw[i] if weighted else one
+            if BINARY:
+                z = raw[r - start, 0]
+                linear, factor, gi = _binary_terms(z, target[i], weight, scale, one)
+                raw[r - start, 0] = gi
+            else:
+                shifted_y, factor = _softmax_terms(
+                    raw[r - start], int(target[i]), weight, scale
+                )
+                linear = -shifted_y
+            total, product = _add_loss(total, product, weighted, weight, linear, factor)
+
+        A, inverse = work[0], work[1]
+        for a in range(s):
+            for b in range(s):
+                A[a, b] = P[a, b]
+            A[a, 0] += l2 * q[a]
+            for b in range(s):
+                ok &= np.isfinite(A[a, b])
+        condition, size = _advance(A, M, work)
+        if not (condition <= limits[0] and size <= limits[1]):
+            _materialize(Z, d, M, k, acc)
+            condition, size = _advance(A, M, work)
+            if not (condition <= limits[0] and size <= limits[1]):
+                # A itself cannot be carried in M (plain SGD with
+                # learning_rate * l2 = 1 maps every coefficient to 0, where such
+                # a fit stopped with a false divergence, or with momentum ended
+                # 2 to 7 % away from the dense path's coefficients): every
+                # feature row moves by A now, and M stays I
+                _materialize(Z, d, A, k, acc)
                 for a in range(s):
-                    w += M[0, a] * Z[j, a]
-                value += data[p] * w
-            raw[r - start, 0] = value
+                    for b in range(s):
+                        inverse[a, b] = work[3, a, b] = 1.0 if a == b else 0.0
+        # element by element: numba compiles a 2-D slice assignment with its
+        # shape-mismatch error message, string formatting included (2.7 s of a
+        # cold first fit, measured with an empty cache)
+        advanced = work[3]
+        for a in range(s):
+            for b in range(s):
+                M[a, b] = advanced[a, b]
+        # coef: the step of each block per unit of gradient, M^{-1} q
+        for a in range(s):
+            value = 0.0
+            for b in range(s):
+                value += inverse[a, b] * q[b]
             ok &= np.isfinite(value)
-        else:
+            for c in range(k):
+                coef[a * k + c] = value
+
+        for r in range(start, stop):
+            i = order[r] if gathered else (r if r < n else r - n)
+            # acc: this row's step per unit of x, flat so the inner loop is one
             for t in range(width):
-                acc[t] = zero
+                acc[t] = coef[t] * raw[r - start, t % k]
+            lo, hi = _row_span(indptr, i)
             for p in range(lo, hi):
-                if p + _AHEAD < nnz:
-                    _prefetch(Z, indices[p + _AHEAD], 0)
                 x = data[p]
                 j = np.uintp(indices[p])
                 for t in range(width):
-                    acc[t] += x * Z[j, t]
+                    Z[j, t] += acc[t] * x
+        if has_intercept:
+            # the intercept is not penalised: its step is P, unscaled
             for c in range(k):
-                value = Z[d, c] if has_intercept else zero
+                g = zero
+                for r in range(stop - start):
+                    g += raw[r, c]
                 for a in range(s):
-                    value += M[0, a] * acc[a * k + c]
-                raw[r - start, c] = value
-                ok &= np.isfinite(value)
-        weight = sw[i] if weighted else one
-        if BINARY:
-            z = raw[r - start, 0]
-            linear, factor, gi = _binary_terms(z, target[i], weight, scale, one)
-            raw[r - start, 0] = gi
-        else:
-            shifted_y, factor = _softmax_terms(
-                raw[r - start], int(target[i]), weight, scale
-            )
-            linear = -shifted_y
-        total, product = _add_loss(total, product, weighted, weight, linear, factor)
-
-    A, inverse = work[0], work[1]
-    for a in range(s):
-        for b in range(s):
-            A[a, b] = P[a, b]
-        A[a, 0] += l2 * q[a]
-        for b in range(s):
-            ok &= np.isfinite(A[a, b])
-    condition, size = _advance(A, M, work)
-    if not (condition <= limits[0] and size <= limits[1]):
-        _materialize(Z, d, M, k, acc)
-        condition, size = _advance(A, M, work)
-        if not (condition <= limits[0] and size <= limits[1]):
-            # A itself cannot be carried in M (plain SGD with
-            # learning_rate * l2 = 1 maps every coefficient to 0, where such
-            # a fit stopped with a false divergence, or with momentum ended
-            # 2 to 7 % away from the dense path's coefficients): every
-            # feature row moves by A now, and M stays I
-            _materialize(Z, d, A, k, acc)
-            for a in range(s):
-                for b in range(s):
-                    inverse[a, b] = work[3, a, b] = 1.0 if a == b else 0.0
-    # element by element: numba compiles a 2-D slice assignment with its
-    # shape-mismatch error message, string formatting included (2.7 s of a
-    # cold first fit, measured with an empty cache)
-    advanced = work[3]
-    for a in range(s):
-        for b in range(s):
-            M[a, b] = advanced[a, b]
-    # coef: the step of each block per unit of gradient, M^{-1} q
-    for a in range(s):
-        value = 0.0
-        for b in range(s):
-            value += inverse[a, b] * q[b]
-        ok &= np.isfinite(value)
-        for c in range(k):
-            coef[a * k + c] = value
-
-    for r in range(start, stop):
-        i = order[r] if gathered else (r if r < n else r - n)
-        # acc: this row's step per unit of x, flat so the inner loop is one
-        for t in range(width):
-            acc[t] = coef[t] * raw[r - start, t % k]
-        lo, hi = _row_span(indptr, i)
-        for p in range(lo, hi):
-            x = data[p]
-            j = np.uintp(indices[p])
-            for t in range(width):
-                Z[j, t] += acc[t] * x
-    if has_intercept:
-        # the intercept is not penalised: its step is P, unscaled
-        for c in range(k):
-            g = zero
-            for r in range(stop - start):
-                g += raw[r, c]
-            for a in range(s):
-                acc[a] = Z[d, a * k + c]
-            for a in range(s):
-                value = q[a] * g
-                for b in range(s):
-                    value += P[a, b] * acc[b]
-                Z[d, a * k + c] = value
-    return total + np.log(product), ok
-
-
-def _csr_linear_epoch(
-    data, indices, indptr, d, starts, stops, order, Z, target, sw, mean_weight,
-    Ps, qs, l2, M, work, raw, scratch, limits,
-):  # fmt: skip
-    """The steps of :func:`_csr_linear` for minibatches ``starts[b]:stops[b]``.
-
-    Step ``b`` is ``Ps[b]``, ``qs[b]``; the gradient of its data term is
-    scaled by ``1 / ((stops[b] - starts[b]) * mean_weight)``. Returns
-    ``(loss sum, ok)``, and stops at the first step that is not ok.
-    """
-    total = 0.0
-    for b in range(starts.shape[0]):
-        start, stop = starts[b], stops[b]
-        value, ok = _csr_linear(
-            data, indices, indptr, d, order, start, stop, Z, target, sw,
-            1.0 / ((stop - start) * mean_weight), Ps[b], qs[b], l2, M, work,
-            raw, scratch, limits,
-        )  # fmt: skip
-        total += value
+                    acc[a] = Z[d, a * k + c]
+                for a in range(s):
+                    value = q[a] * g
+                    for b in range(s):
+                        value += P[a, b] * acc[b]
+                    Z[d, a * k + c] = value
+        epoch_total += total + np.log(product)
         if not ok:
-            return total, False
-    return total, True
+            return epoch_total, False
+    return epoch_total, True
 
 
 def _advance(A, M, work):
@@ -317,7 +310,7 @@ class LinearKernel:
     the penalty's L2 part moves every coefficient at every step, but only
     through a small matrix ``M`` shared by all features: the coefficients
     and the solver's arrays of feature ``j`` are ``M @ Z[j]`` (see
-    :func:`_csr_linear`). A step then costs O(non-zeros of the minibatch),
+    :func:`_csr_linear_epoch`). A step then costs O(non-zeros of the minibatch),
     like a lazy one, yet it is the dense method's step, not an approximation
     of it.
 
@@ -392,24 +385,21 @@ class LinearKernel:
         self.M[:] = np.eye(s)
 
     def _compile(self, s):
-        # The variants for this output count and number of blocks. The step
-        # is inlined into the epoch by numba, not only by LLVM: it is then
-        # compiled once, not also on its own (a first fit with an empty
-        # cache: 3.9 s before, 3.5 s after; the epoch's speed is unchanged,
-        # 0.048 s on 200k x 50k CSR). One and two blocks compile only their
+        # The variants for this output count and number of blocks. The
+        # epoch is one function with the step's body in its loop (see
+        # _csr_linear_epoch: a step function compiled on its own cost more,
+        # and inlined by numba into the loop still 2 s of a first fit on a
+        # slow day). One and two blocks compile only their
         # closed forms of _advance and _materialize, not the general s x s
         # code (a first fit of minibatch on CSR with an empty cache, three
         # interleaved runs each on a slow day: 9.0 s before, 8.2 s after).
         blocks = s if s <= 2 else 0
         advance = specialise(_advance, BLOCKS=blocks)
         self._materialize = specialise(_materialize, BLOCKS=blocks)
-        step = specialise(
-            _csr_linear, inline=True, BINARY=self._binary, _advance=advance,
+        self._epoch = specialise(
+            _csr_linear_epoch, BINARY=self._binary, _advance=advance,
             _materialize=self._materialize,
         )  # fmt: skip
-        self._epoch = specialise(
-            _csr_linear_epoch, BINARY=self._binary, _csr_linear=step
-        )
 
     def store(self, params, arrays):
         """Write the current parameters and arrays back, in place."""
@@ -425,7 +415,7 @@ class LinearKernel:
         Step ``b`` takes the loss of the minibatch ``order[starts[b]:stops[b]]``
         (``order`` None: the rows ``r mod n_samples`` for ``r`` in
         ``starts[b]:stops[b]``) at the current point, then moves by
-        ``Ps[b]`` and ``qs[b]`` (see :func:`_csr_linear`); the gradient of
+        ``Ps[b]`` and ``qs[b]`` (see :func:`_csr_linear_epoch`); the gradient of
         its data term is scaled by ``1 / ((stops[b] - starts[b]) *
         mean_weight)``. Returns ``(loss sum, ok)``, with ``ok`` False when a
         step is no longer finite; the epoch then stops there.
