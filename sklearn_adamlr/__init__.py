@@ -7,6 +7,7 @@ solvers and ``partial_fit`` that resumes exactly.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._duality import duality_gap
 from ._estimator import AdamLogisticRegression
 from ._loss import logistic_objective
 from ._persistence import trusted_types
@@ -37,6 +38,7 @@ __all__ = [
     "RisingLossWarning",
     "Solver",
     "available_solvers",
+    "duality_gap",
     "fit_stream",
     "get_solver",
     "logistic_objective",
