@@ -80,6 +80,7 @@ def test_help_lists_every_option():
         "--plot",
         "--save",
         "--random-state",
+        "--compile",
     ):
         assert option in out
 

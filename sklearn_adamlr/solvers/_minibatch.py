@@ -142,9 +142,11 @@ class MinibatchSGD(Solver):
         """
         v = state.velocity
         if _step is not None and _kernels.AVAILABLE:
+            # float(): the secant step is a float32 scalar on float32 data,
+            # which numba compiled as a variant of its own mid-fit
             ok = _step(
                 params, grad, _EMPTY if v is None else v,
-                *_numba.rows_arg(rows), learning_rate, self.momentum,
+                *_numba.rows_arg(rows), float(learning_rate), self.momentum,
                 self.nesterovs_momentum, _numba.threshold_arg(prox),
             )  # fmt: skip
             if not ok:
