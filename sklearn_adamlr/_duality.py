@@ -47,11 +47,10 @@ and 1.5e-6 (relative, in the benchmark summary).
 """
 
 import numpy as np
-from scipy import sparse
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_expit, logsumexp, softmax, xlogy
 
-from ._loss import BinaryLogLoss, MultinomialLogLoss, raw_prediction
+from ._loss import model_arrays, raw_prediction
 from ._penalties import ElasticNet
 from ._training import Problem
 
@@ -288,16 +287,9 @@ def duality_gap(
     >>> bool(0 <= gap / (objective - gap) < 1e-4)  # relative to the optimum
     True
     """
-    y = np.asarray(y)
-    classes = np.unique(y) if classes is None else np.asarray(classes)
-    coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
-    intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
-    if not sparse.issparse(X):
-        X = np.asarray(X, dtype=np.float64)
-    loss = BinaryLogLoss() if coef.shape[0] == 1 else MultinomialLogLoss()
-    index = np.searchsorted(classes, y)
-    target = index.astype(np.float64) if coef.shape[0] == 1 else index
-    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    X, loss, target, coef, intercept, sw = model_arrays(
+        X, y, coef, intercept, sample_weight, classes
+    )
     weight = float(len(y) if sw is None else sw.sum())
     if np.isinf(C):
         return np.inf

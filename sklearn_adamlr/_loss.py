@@ -356,6 +356,27 @@ def lipschitz_constant(X, sample_weight, fit_intercept, curvature, block=4096):
     return curvature * float(top) / sw_sum
 
 
+def model_arrays(X, y, coef, intercept, sample_weight, classes):
+    """A model's arrays as the objective's evaluations take them.
+
+    Returns ``(X, loss, target, coef, intercept, sample_weight)``: dense
+    ``X`` as float64 (CSR as it is), the loss of ``coef``'s number of rows,
+    ``y`` encoded by its position in ``classes`` (``np.unique(y)`` when
+    None), ``coef`` 2-D and ``intercept`` 1-D in float64, and the weights in
+    float64 or None.
+    """
+    y = np.asarray(y)
+    classes = np.unique(y) if classes is None else np.asarray(classes)
+    coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+    intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
+    if not sparse.issparse(X):
+        X = np.asarray(X, dtype=np.float64)
+    loss = BinaryLogLoss() if coef.shape[0] == 1 else MultinomialLogLoss()
+    target = loss.encode(np.searchsorted(classes, y), np.float64)
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    return X, loss, target, coef, intercept, sw
+
+
 def logistic_objective(
     X, y, coef, intercept, *, C=1.0, l1_ratio=0.0, sample_weight=None, classes=None
 ):
@@ -396,17 +417,11 @@ def logistic_objective(
     """
     from ._penalties import ElasticNet
 
-    y = np.asarray(y)
-    classes = np.unique(y) if classes is None else np.asarray(classes)
-    coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
-    intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
-    if not sparse.issparse(X):
-        X = np.asarray(X, dtype=np.float64)
-    loss = BinaryLogLoss() if coef.shape[0] == 1 else MultinomialLogLoss()
-    target = loss.encode(np.searchsorted(classes, y), np.float64)
+    X, loss, target, coef, intercept, sw = model_arrays(
+        X, y, coef, intercept, sample_weight, classes
+    )
     n_features = coef.shape[1]
     params = np.vstack([coef.T, intercept[None, :]])
-    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     raw = raw_prediction(X, params, n_features)
     data = loss.loss_gradient(raw, target, sw, np.empty_like(raw))
     if np.isinf(C):
