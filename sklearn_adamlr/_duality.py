@@ -73,8 +73,16 @@ def scaled_gap(problem, params):
         ``objective - D`` for the dual point described in the module's
         docstring: at least ``objective`` minus the optimum, up to the
         rounding of ``X``'s dtype; ``inf`` without a penalty (``C=np.inf``),
-        where no dual point is feasible in general.
+        where no dual point is feasible in general. numpy's floating-point
+        warnings are off: an overflow makes it inf or nan, not a warning in
+        the middle of a fit's messages.
     """
+    with np.errstate(all="ignore"):
+        return _scaled_gap(problem, params)
+
+
+def _scaled_gap(problem, params):
+    """The body of :func:`scaled_gap`."""
     X = problem.X
     d = problem.n_features
     binary = params.shape[1] == 1
@@ -197,6 +205,8 @@ def _softmax_shift(raw, s, totals):
         if np.abs(grad).max() <= 1e-13 * scale:
             break
         hess = np.diag(s @ P) - (P * s[:, None]).T @ P
+        if not (np.isfinite(grad).all() and np.isfinite(hess).all()):
+            break  # raw predictions that overflowed: the gap is inf anyway
         step = -np.linalg.lstsq(hess, grad, rcond=None)[0]
         rate = 1.0
         while rate > 1e-10:

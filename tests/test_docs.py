@@ -50,6 +50,18 @@ Traceback (most recent call last):
     raise CommClosedError(reason)
 distributed.comm.core.CommClosedError: ConnectionPool closing.
 """
+# The second kind, from a CI run of the README's Dask block (shortened).
+_RACE_CLOSED = """\
+2026-12-02 08:50:22,648 - distributed.worker - ERROR - Failed to communicate \
+with scheduler during heartbeat.
+Traceback (most recent call last):
+  File "distributed/comm/tcp.py", line 226, in read
+    frames_nosplit_nbytes_bin = await stream.read_bytes(fmt_size)
+tornado.iostream.StreamClosedError: Stream is closed
+distributed.comm.core.CommClosedError: in <TCP (closed) \
+ConnectionPool.heartbeat_worker local=tcp://127.0.0.1:58952 \
+remote=tcp://127.0.0.1:41283>: Stream is closed
+"""
 _OTHER = """\
 2026-12-01 15:40:02,118 - distributed.worker - ERROR - Compute Failed
 Traceback (most recent call last):
@@ -62,12 +74,17 @@ def test_only_the_shutdown_race_is_forgiven():
     # run_snippet ignores distributed's heartbeat race at shutdown, and
     # nothing else: a traceback before, after or instead of it still shows.
     assert "Traceback" not in without_shutdown_race(_RACE)
+    assert "Traceback" not in without_shutdown_race(_RACE_CLOSED)
+    assert "Traceback" not in without_shutdown_race(_RACE_CLOSED + _RACE)
+    assert without_shutdown_race(_RACE_CLOSED + _OTHER).count("Traceback") == 1
     assert "Traceback" not in without_shutdown_race("0.98\n" + _RACE + _RACE)
     for stderr in (_OTHER, _RACE + _OTHER, _OTHER + _RACE, "Traceback (x)\n" + _RACE):
         assert without_shutdown_race(stderr).count("Traceback") == 1
     # the same heartbeat message ending in another error is not the race
     other_end = _RACE.replace("ConnectionPool closing.", "Timed out")
     assert "Traceback" in without_shutdown_race(other_end)
+    other_pool = _RACE_CLOSED.replace("heartbeat_worker", "gather")
+    assert "Traceback" in without_shutdown_race(other_pool)
 
 
 @pytest.mark.parametrize("page, index, block", BLOCKS, ids=lambda v: str(v)[:20])

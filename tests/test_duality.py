@@ -140,3 +140,16 @@ def test_balancing_keeps_distributions_and_meets_the_totals_exactly():
         assert np.all(balanced >= 0)
         np.testing.assert_allclose(balanced.sum(axis=1), 1.0, rtol=0, atol=1e-15)
         np.testing.assert_allclose(s @ balanced, totals, rtol=1e-14)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_an_overflow_gives_inf_not_a_warning(n_classes):
+    # the ConvergenceWarning of a fit quotes the bound: numpy's overflow
+    # warnings must not join it (three classes: Newton's solve for the
+    # intercept raised LinAlgError on the NaN Hessian)
+    X, y, _ = _problem(n_classes, False)
+    k = 1 if n_classes == 2 else 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gap = duality_gap(X * 1e200, y, np.ones((k, 6)) * 1e200, np.zeros(k))
+    assert gap == np.inf
