@@ -57,8 +57,8 @@ from sklearn.preprocessing import StandardScaler
 import sklearn_adamlr
 from sklearn_adamlr import (
     AdamLogisticRegression,
+    _certify,
     _kernels,
-    _training,
     logistic_objective,
 )
 from sklearn_adamlr._warmup import compile_kernels
@@ -457,21 +457,21 @@ def certified_trace(make, X, y, optimum):
     the whole trace, on its own clock, without refits.
     """
     records = []
-    original = _training._Certificate._record
+    original = _certify.Certificate._record
 
     def record(self, params, value):
         records.append((time.perf_counter(), params.copy()))
         return original(self, params, value)
 
     model = make()
-    _training._Certificate._record = record
+    _certify.Certificate._record = record
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             start = time.perf_counter()
             model.fit(X, y)
     finally:
-        _training._Certificate._record = original
+        _certify.Certificate._record = original
     d = X.shape[1]
     trace = []
     for stamp, params in records:

@@ -12,9 +12,9 @@ from ._estimator import AdamLogisticRegression
 from ._loss import logistic_objective
 from ._persistence import trusted_types
 from ._plot import LossCurveDisplay
+from ._policies import RisingLossWarning
 from ._schedules import Constant, InverseScaling
 from ._stream import fit_stream
-from ._training import RisingLossWarning
 from .solvers import (
     Capabilities,
     Solver,

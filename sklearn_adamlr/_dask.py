@@ -31,7 +31,11 @@ dask array arrives.
 import numpy as np
 
 from ._engines import BatchEngine, Engine
+from ._engines import make_engine as memory_engine
 from ._loss import gradient_from_raw, raw_prediction
+from ._plan import batches, epoch_plan
+from ._problem import Problem
+from .solvers._base import capabilities_of
 
 # At most this many columns: the Gram matrix of the Lipschitz constant (d x d
 # float64 per block) crosses the network; above it, Lanczos iterations with a
@@ -64,54 +68,6 @@ def _tree_sum(parts):
 
 
 # ------------------------------------------------------- work on one block
-
-
-def _check_X_block(block, dtype, name):
-    """scikit-learn's checks of ``X`` on one block (its messages); the block cast."""
-    from sklearn.utils import check_array
-
-    return check_array(block, dtype=dtype, estimator=name, input_name="X")
-
-
-def _check_y_block(block, name):
-    """The block of labels as 1-d, finite (scikit-learn's messages)."""
-    from sklearn.utils import assert_all_finite, column_or_1d
-
-    block = column_or_1d(block, warn=False)
-    if block.dtype.kind in "fc":
-        assert_all_finite(block, input_name="y", estimator_name=name)
-    return block
-
-
-def _check_weight_block(block, dtype):
-    """scikit-learn's checks of the sample weights on one block."""
-    from sklearn.utils.validation import _check_sample_weight
-
-    rows = np.empty((len(block), 0), dtype=dtype)  # only its length is read
-    return _check_sample_weight(block, rows, dtype=dtype, ensure_non_negative=True)
-
-
-def _labels(block):
-    return (np.unique(block),)
-
-
-def _class_counts(labels, weights, classes):
-    index = np.searchsorted(classes, labels)
-    return (np.bincount(index, weights=weights, minlength=len(classes)),)
-
-
-def _encode_block(labels, classes, loss, dtype):
-    return loss.encode(np.searchsorted(classes, labels), dtype)
-
-
-def _weight_block(labels, weights, classes, class_weight, dtype):
-    """Sample weights times the class weights ``class_weight[class]``."""
-    factor = class_weight[np.searchsorted(classes, labels)].astype(dtype, copy=False)
-    return factor if weights is None else weights * factor
-
-
-def _sum_block(weights):
-    return (float(np.sum(weights, dtype=np.float64)),)
 
 
 def _loss_gradient_block(X, target, weights, params, loss, n_features):
@@ -185,9 +141,6 @@ def _epoch_block(X, target, weights, carried, setup, seed, rates):
     the in-memory engine chosen for this block (its class name appended to
     ``engines``) at the step sizes ``rates``, one a minibatch.
     """
-    from ._engines import make_engine
-    from ._training import Problem, _batches, _epoch_plan
-
     solver, loss, penalty, fit_intercept, mean_weight, batch_size, mode = setup
     params, state, loss_sum, engines = carried
     params = params.copy()
@@ -195,14 +148,44 @@ def _epoch_block(X, target, weights, carried, setup, seed, rates):
     problem = Problem(X, target, weights, loss, penalty, fit_intercept,
                       weight_total=mean_weight * n)  # fmt: skip
     size = max(1, min(batch_size, n))
-    engine = make_engine(problem, solver, params, size, mode)
+    engine = memory_engine(problem, solver, params, size, mode)
     rng = np.random.RandomState(seed)
     gather = mode == "samples" and size < n
     rotate = mode == "blocks" and size < n
-    plan = _epoch_plan(rng, _batches(n, size), n, size, gather, rotate)
+    plan = epoch_plan(rng, batches(n, size), n, size, gather, rotate)
     with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
         value, _ = engine.run_epoch(plan, params, state, rates)
     return params, state, loss_sum + value, (*engines, type(engine).__name__)
+
+
+def rows_of(X, name, n_features=None):
+    """``X`` as a dask array of whole-row blocks, or the error that says what to do.
+
+    ``n_features``: the count a fitted estimator expects.
+    """
+    import dask.array as da
+
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            f"X is a {type(X).__name__}; {name} takes dask arrays. Convert a "
+            "dask DataFrame with df.to_dask_array(lengths=True)."
+        )
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D dask array for X, got {X.ndim}D instead: reshape "
+            "it, e.g. X.reshape(-1, 1) for a single feature."
+        )
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {name} is expecting "
+            f"{n_features} features as input."
+        )
+    if any(np.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    if X.numblocks[1] > 1:
+        # a block is whole rows: the loss of a row needs all its features
+        X = X.rechunk({1: -1})
+    return X
 
 
 # ------------------------------------------------------------- the data
@@ -211,7 +194,7 @@ def _epoch_block(X, target, weights, carried, setup, seed, rates):
 class DaskData:
     """``X``, the encoded targets and the weights, persisted block by block.
 
-    It stands where a :class:`~sklearn_adamlr._training.Problem` holds an
+    It stands where a :class:`~sklearn_adamlr._problem.Problem` holds an
     array, with the few reductions the training loop and the step sizes
     need, each computed on the workers and summed in a tree.
 
@@ -247,6 +230,10 @@ class DaskData:
         )
         self.blocks = list(zip(xs, ts, ws, strict=True))
         self.block_rows = X.chunks[0]
+
+    def make_engine(self, problem, solver, params, batch_size, shuffle):
+        """The engine of a problem on these blocks (``_engines.make_engine`` asks)."""
+        return make_engine(problem, solver, params, batch_size, shuffle)
 
     def loss_gradient(self, params, loss, n_features):
         """``(sum of weighted losses, [X, 1]^T S dloss/dz)`` at ``params``: one pass.
@@ -323,158 +310,11 @@ class DaskData:
         return np.sqrt(columns / max(self.shape[0], 1))
 
 
-# ------------------------------------------------------------- validation
-
-
-def _rows_of(X, name, n_features=None):
-    """``X`` as a dask array of whole-row blocks, or the error that says what to do.
-
-    ``n_features``: the count a fitted estimator expects.
-    """
-    import dask.array as da
-
-    if not isinstance(X, da.Array):
-        raise TypeError(
-            f"X is a {type(X).__name__}; {name} takes dask arrays. Convert a "
-            "dask DataFrame with df.to_dask_array(lengths=True)."
-        )
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected a 2D dask array for X, got {X.ndim}D instead: reshape "
-            "it, e.g. X.reshape(-1, 1) for a single feature."
-        )
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {name} is expecting "
-            f"{n_features} features as input."
-        )
-    if any(np.isnan(c) for c in X.chunks[0]):
-        X = X.compute_chunk_sizes()
-    if X.numblocks[1] > 1:
-        # a block is whole rows: the loss of a row needs all its features
-        X = X.rechunk({1: -1})
-    return X
-
-
-def prepare(estimator, X, y, sample_weight, first_call):
-    """Check and persist the inputs on the workers; ``(X, labels, finish)``.
-
-    ``X`` is the checked dask array (persisted), ``labels`` the sorted labels
-    present in ``y``, and ``finish(classes_, loss, class_weight)`` returns
-    ``(DaskData, weight_sum)`` once the classes are known. Every check runs
-    per block on the workers, with scikit-learn's messages.
-    """
-    import dask
-    import dask.array as da
-
-    name = type(estimator).__name__
-    X = _rows_of(X, name, None if first_call else estimator.n_features_in_)
-    n = X.shape[0]
-    if first_call:
-        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    else:
-        dtype = estimator.coef_.dtype
-    dtype = np.dtype(dtype)
-
-    def as_column(values, what):
-        if values is None:
-            return None
-        if not isinstance(values, da.Array):
-            values = np.asarray(values)  # in memory already: labels, weights
-            values = da.from_array(values, chunks=values.shape)
-        if any(np.isnan(c) for c in values.chunks[0]):
-            values = values.compute_chunk_sizes()
-        if values.ndim == 2 and values.shape[1] == 1:
-            values = values[:, 0]
-        if values.ndim != 1:
-            raise ValueError(
-                f"{what} should be a 1d array, got an array of shape "
-                f"{values.shape} instead."
-            )
-        if values.shape[0] != n:
-            raise ValueError(
-                "Found input variables with inconsistent numbers of samples: "
-                f"[{n}, {values.shape[0]}]"
-            )
-        return values.rechunk((X.chunks[0],))
-
-    y = as_column(y, "y")
-    sample_weight = as_column(sample_weight, "sample_weight")
-    X = X.map_blocks(_check_X_block, dtype, name, dtype=dtype)
-    y = y.map_blocks(_check_y_block, name, dtype=y.dtype)
-    if sample_weight is not None:
-        sample_weight = sample_weight.map_blocks(
-            _check_weight_block, dtype, dtype=dtype
-        )
-    X, y, sample_weight = dask.persist(X, y, sample_weight)
-    # The checks run here, on the workers; the first failing block's error
-    # is raised in the client, as scikit-learn raises it in memory.
-    from dask import delayed
-
-    label_parts = [delayed(_labels)(b) for b in y.to_delayed().ravel()]
-    touch = [delayed(np.shape)(b) for b in X.to_delayed().ravel()]
-    if sample_weight is not None:
-        touch += [delayed(np.shape)(b) for b in sample_weight.to_delayed().ravel()]
-    labels_per_block, _ = dask.compute(label_parts, touch)
-    labels = np.unique(np.concatenate([part[0] for part in labels_per_block]))
-    from sklearn.utils.multiclass import check_classification_targets
-
-    check_classification_targets(labels)
-
-    def finish(classes_, loss, class_weight):
-        weights = sample_weight
-        if class_weight is not None:
-            if isinstance(class_weight, str):  # 'balanced', sample-weighted counts
-                count = delayed(_class_counts)
-                parts = [
-                    count(b, w, classes_)
-                    for b, w in zip(
-                        y.to_delayed().ravel(),
-                        [None] * y.numblocks[0]
-                        if weights is None
-                        else weights.to_delayed().ravel(),
-                        strict=True,
-                    )
-                ]
-                (counts,) = dask.compute(_tree_sum(parts))[0]
-                with np.errstate(divide="ignore"):
-                    factor = np.where(
-                        counts > 0, counts.sum() / (len(classes_) * counts), 0.0
-                    )
-            else:
-                from sklearn.utils.class_weight import compute_class_weight
-
-                factor = compute_class_weight(
-                    class_weight, classes=classes_, y=classes_
-                )
-            if weights is None:
-                weights = y.map_blocks(
-                    _weight_block, None, classes_, factor, dtype, dtype=dtype
-                )
-            else:
-                weights = da.map_blocks(
-                    _weight_block, y, weights, classes_, factor, dtype, dtype=dtype
-                )
-        target_dtype = np.intp if len(classes_) > 2 else dtype
-        target = y.map_blocks(_encode_block, classes_, loss, dtype, dtype=target_dtype)
-        target, weights = dask.persist(target, weights)
-        if weights is None:
-            weight_sum = float(n)
-        else:
-            parts = [delayed(_sum_block)(w) for w in weights.to_delayed().ravel()]
-            weight_sum = dask.compute(_tree_sum(parts))[0][0]
-        return DaskData(X, target, weights, weight_sum), weight_sum
-
-    return X, labels, finish
-
-
 # ------------------------------------------------------------- engines
 
 
 def make_engine(problem, solver, params, batch_size, shuffle):
     """The engine for a problem whose ``X`` is :class:`DaskData`."""
-    from .solvers._base import capabilities_of
-
     if capabilities_of(solver).data_epoch is not None:
         raise ValueError(
             f"Solver {solver.name!r} keeps a table of one gradient per sample, "
@@ -542,11 +382,9 @@ class TravellingEngine(_DistributedPass, Engine):
         self.mode = shuffle
         # Each block's minibatches end at the block's end: the loop counts
         # these steps (t_, the schedule's rates), not n / batch_size.
-        from ._training import _batches
-
         starts, stops, first = [], [], 0
         for rows in problem.X.block_rows:
-            begin, end = _batches(rows, max(1, min(batch_size, rows)))
+            begin, end = batches(rows, max(1, min(batch_size, rows)))
             starts.append(begin + first)
             stops.append(end + first)
             first += rows
@@ -651,7 +489,7 @@ def predict_blocks(estimator, method, X):
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
-    X = _rows_of(X, type(estimator).__name__, estimator.n_features_in_)
+    X = rows_of(X, type(estimator).__name__, estimator.n_features_in_)
     function = getattr(estimator, method)
     k = len(estimator.classes_)
     if method == "predict":

@@ -52,7 +52,7 @@ from scipy.special import expit, logsumexp, softmax, xlogy
 
 from ._loss import model_arrays, raw_prediction
 from ._penalties import ElasticNet
-from ._training import Problem
+from ._problem import Problem
 
 
 def scaled_gap(problem, params):

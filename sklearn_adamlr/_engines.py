@@ -81,20 +81,6 @@ def _batch_list(plan, n_samples):
     return batches
 
 
-def shuffle_mode(shuffle):
-    """``'samples'``, ``'blocks'`` or False, for the estimator's ``shuffle``.
-
-    True means ``'samples'``, as ``shuffle=True`` does in scikit-learn's
-    ``SGDClassifier`` and ``MLPClassifier``: a new order of the samples each
-    epoch, so that sorted rows (by label, say) are safe.
-    """
-    if shuffle is True or shuffle == "samples":
-        return "samples"
-    if shuffle == "blocks":
-        return "blocks"
-    return False
-
-
 class Engine:
     """Runs the epochs of one training call; the interface of every engine.
 
@@ -145,7 +131,7 @@ class Engine:
         Parameters
         ----------
         plan : tuple of (starts, stops, order)
-            The minibatches in visiting order (see ``_training._epoch_plan``).
+            The minibatches in visiting order (see ``_plan.epoch_plan``).
         params : ndarray
         state : object
             The solver's state.
@@ -429,18 +415,18 @@ def make_engine(problem, solver, params, batch_size, shuffle):
     batch_size : int
         Already ``n_samples`` for a full-batch solver.
     shuffle : {'samples', 'blocks', False}
-        How the epochs visit the data (:func:`shuffle_mode`), for the lazy
-        penalty scale.
+        How the epochs visit the data
+        (:func:`~sklearn_adamlr._plan.shuffle_mode`), for the lazy penalty
+        scale.
 
     Returns
     -------
     engine : Engine
     """
-    if hasattr(problem.X, "blocks"):
-        # Data on a dask cluster: the steps go where the blocks live.
-        from ._dask import make_engine as distributed_engine
-
-        return distributed_engine(problem, solver, params, batch_size, shuffle)
+    if hasattr(problem.X, "make_engine"):
+        # Data that bring their own engines (a dask array's blocks, see
+        # _dask.DaskData): the steps go where the data live.
+        return problem.X.make_engine(problem, solver, params, batch_size, shuffle)
     can = capabilities_of(solver)
     # A solver that needs the data itself runs its own epochs, whatever the
     # data; it chooses between its compiled and numpy paths.

@@ -3,6 +3,8 @@
 import numpy as np
 
 from ._estimator import AdamLogisticRegression
+from ._policies import IterateAverage
+from ._stream_state import StreamState
 from .solvers import available_solvers, get_solver
 
 
@@ -13,8 +15,9 @@ def _name(cls):
 def trusted_types():
     """The types of this package that a saved model holds, for ``skops.io.load``.
 
-    A fitted :class:`AdamLogisticRegression` keeps its solver and the
-    solver's state (so that ``partial_fit`` resumes exactly), and
+    A fitted :class:`AdamLogisticRegression` keeps its stream state: the
+    solver's class and state, and the average of the iterates (so that
+    ``partial_fit`` resumes exactly), and
     ``skops.io`` trusts none of their types by default. This lists them for
     every registered solver: pass it as ``trusted`` after checking that
     ``skops.io.get_untrusted_types`` of your file lists nothing else (a
@@ -36,7 +39,9 @@ def trusted_types():
     >>> "sklearn_adamlr.solvers._adam.AdamState" in trusted_types()
     True
     """
-    names = {_name(AdamLogisticRegression)}
+    names = {
+        _name(cls) for cls in (AdamLogisticRegression, StreamState, IterateAverage)
+    }
     for name in available_solvers():
         solver = get_solver(name)
         names.add(_name(type(solver)))

@@ -186,7 +186,7 @@ def penalty_scale(X, batch_size, shuffle):
     batch_size : int
         Samples per minibatch, at most ``n_samples``.
     shuffle : {'samples', 'blocks', False}
-        How the epochs visit the data (see ``_engines.shuffle_mode``).
+        How the epochs visit the data (see ``_plan.shuffle_mode``).
 
     Returns
     -------

@@ -24,13 +24,21 @@ The options of skl2onnx's classifiers apply: ``zipmap`` (``False`` gives a
 plain probability matrix) and ``nocl``.
 """
 
-from skl2onnx import update_registered_converter
-from skl2onnx.operator_converters.linear_classifier import (
-    convert_sklearn_linear_classifier,
-)
-from skl2onnx.shape_calculators.linear_classifier import (
-    calculate_linear_classifier_output_shapes,
-)
+try:
+    from skl2onnx import update_registered_converter
+    from skl2onnx.operator_converters.linear_classifier import (
+        convert_sklearn_linear_classifier,
+    )
+    from skl2onnx.shape_calculators.linear_classifier import (
+        calculate_linear_classifier_output_shapes,
+    )
+except ModuleNotFoundError as exc:  # the onnx extra is not installed
+    raise ModuleNotFoundError(
+        f"sklearn_adamlr.onnx needs skl2onnx (and onnxruntime to run the "
+        f"exported model), which are not installed ({exc}). Install the onnx "
+        "extra: pip install 'sklearn-adamlr[onnx]'.",
+        name=exc.name,
+    ) from exc
 from sklearn.linear_model import LogisticRegression
 
 from ._estimator import AdamLogisticRegression

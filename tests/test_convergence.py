@@ -307,7 +307,7 @@ def test_secant_step_is_the_inverse_curvature_along_the_last_move():
     # Written from the definition: the gradient of 0.5 * w' A w is A w, so a
     # move along an eigenvector of A of eigenvalue 4 changes the gradient by
     # 4 times the move, and |dw| / |dg| = 1 / 4.
-    from sklearn_adamlr._training import _secant_step
+    from sklearn_adamlr._certify import secant_step as _secant_step
 
     A = np.diag([4.0, 1.0])
     w0, w1 = np.array([[1.0], [0.0]]), np.array([[0.5], [0.0]])
@@ -349,11 +349,11 @@ def test_partial_fit_after_fit_keeps_the_halved_step():
     with pytest.warns(RisingLossWarning):
         est.fit(X, y)
     assert est.optimality_ <= est.tol
-    scale = est._rate_scale
+    scale = est._stream.rate_scale
     assert scale < 1.0
     t = est.t_
     est.partial_fit(X, y)
-    assert est._rate_scale == scale
+    assert est._stream.rate_scale == scale
     assert est.t_ == t + 1
 
 

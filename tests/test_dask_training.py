@@ -395,7 +395,7 @@ def test_the_merged_certificate_pass_is_used_only_at_its_own_point(client):
     # of its own.
     from sklearn_adamlr._loss import BinaryLogLoss
     from sklearn_adamlr._penalties import ElasticNet
-    from sklearn_adamlr._training import Problem
+    from sklearn_adamlr._problem import Problem
 
     X, y = _data(2)
     dX, dy = _blocks(X, y)
@@ -427,4 +427,21 @@ def test_the_travelling_model_counts_every_step(client):
                                  max_iter=2, schedule="invscaling",
                                  learning_rate=0.05)  # fmt: skip
     est.fit(dX, dy)
-    assert est.t_ == est._solver_state.t == 2 * 23
+    assert est.t_ == est._stream.solver_state.t == 2 * 23
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_fits_on_dask_arrays_report_their_epochs_to_callbacks(client, solver):
+    callback = pytest.importorskip("sklearn.callback")
+    X, y = _data(2)
+    dX, dy = _blocks(X, y)
+    monitor = callback.ScoringMonitor(scoring="accuracy")
+    est = AdamLogisticRegression(solver=solver, random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.set_callbacks(monitor).fit(dX, dy)
+    rows = monitor.get_logs().data
+    assert len(rows) == est.n_iter_
+    # scored on the dask array, where it lives: the last epoch's model
+    # (lbfgs returns the last point it measured) scores as the fitted one
+    assert abs(rows[-1]["accuracy"] - est.score(X, y)) <= 0.01

@@ -22,7 +22,7 @@ from sklearn_adamlr import (
 from sklearn_adamlr._kernels import _numba
 from sklearn_adamlr._loss import loss_for
 from sklearn_adamlr._penalties import ElasticNet
-from sklearn_adamlr._training import Problem
+from sklearn_adamlr._problem import Problem
 
 needs_numba = pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not installed")
 

@@ -109,3 +109,13 @@ def test_trusted_types_name_every_solver_and_state():
             {"gd": "GradientDescent", "minibatch": "MinibatchSGD", "adam": "Adam",
              "saga": "Saga"}[solver],
         ))  # fmt: skip
+
+
+def test_importing_the_onnx_module_without_the_extra_names_it(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "skl2onnx", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "sklearn_adamlr.onnx", raising=False)
+    with pytest.raises(ModuleNotFoundError, match=r"sklearn-adamlr\[onnx\]"):
+        importlib.import_module("sklearn_adamlr.onnx")

@@ -24,8 +24,13 @@ def test_wheel_installs_and_imports_in_a_fresh_venv(tmp_path):
     (wheel,) = dist.glob("sklearn_adamlr-*.whl")
     # an SPDX expression (the TOML-table form is deprecated by setuptools)
     with zipfile.ZipFile(wheel) as archive:
-        (metadata,) = [n for n in archive.namelist() if n.endswith("/METADATA")]
+        names = archive.namelist()
+        (metadata,) = [n for n in names if n.endswith("/METADATA")]
         assert "License-Expression: BSD-3-Clause" in archive.read(metadata).decode()
+        # the license's text ships with it; the tests' set-up does not
+        (license,) = [n for n in names if n.endswith("licenses/LICENSE")]
+        assert b"BSD 3-Clause License" in archive.read(license)
+        assert [n for n in names if n.endswith("conftest.py")] == []
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)
     python = env / "bin" / "python"

@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_adamlr import AdamLogisticRegression, _engines, _kernels
+from sklearn_adamlr._kernels import saga as saga_kernels
 from sklearn_adamlr.solvers import _saga
 
 needs_numba = pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not installed")
@@ -49,7 +50,7 @@ def _cases(seed, n_cases):
 
 @pytest.mark.parametrize("compiled", [False, True])
 def test_repeat_step_is_the_iterated_step(compiled):
-    repeat = _saga.repeat_step
+    repeat = saga_kernels.repeat_step
     if not compiled:
         repeat = getattr(repeat, "py_func", repeat)
     elif not _kernels.AVAILABLE:
@@ -82,7 +83,9 @@ def test_steps_to_an_edge_are_counted_as_iterated():
         steps, u = 0, v
         while u > edge:
             u, steps = a * (u - edge), steps + 1
-        count = _saga._steps_to_edge(v, edge, a, -math.log1p(l2_step), l2_step * a)
+        count = saga_kernels._steps_to_edge(
+            v, edge, a, -math.log1p(l2_step), l2_step * a
+        )
         # u reaches edge or below in exactly ceil(count) steps, but where
         # it lands within rounding of edge the two may differ by one
         assert steps - 1 <= math.ceil(count) <= steps
@@ -91,14 +94,14 @@ def test_steps_to_an_edge_are_counted_as_iterated():
 
 def test_geometric_tables_are_the_iterated_l2_step():
     rate, l2, n = 0.3, 1e-3, 5000
-    powers, sums = _saga._geometric(n, rate, l2)
+    powers, sums = saga_kernels._geometric(n, rate, l2)
     a = 1.0 / (1.0 + rate * l2)
     for m in (0, 1, 2, 50, 4999, 5000):
         w, c = 0.7, -0.01
         expected = _iterate(w, m, c, 0.0, a)
         # measured: 2e-15 relative
         assert powers[m] * w - c * a * sums[m] == pytest.approx(expected, rel=1e-13)
-    powers, sums = _saga._geometric(10, rate, 0.0)
+    powers, sums = saga_kernels._geometric(10, rate, 0.0)
     assert np.array_equal(powers, np.ones(11)) and np.array_equal(sums, np.arange(11))
 
 
@@ -474,12 +477,12 @@ def test_a_chunk_of_another_size_rebuilds_the_table():
     X, y = standardized(load_breast_cancer)
     est = AdamLogisticRegression(solver="saga", random_state=0)
     est.partial_fit(X[:300], y[:300], classes=[0, 1])
-    assert est._solver_state.table.shape == (300, 1)
+    assert est._stream.solver_state.table.shape == (300, 1)
     fresh = pickle.loads(pickle.dumps(est))
-    fresh._solver_state.table = None  # what a rebuild starts from
+    fresh._stream.solver_state.table = None  # what a rebuild starts from
     est.partial_fit(X[300:500], y[300:500])
     fresh.partial_fit(X[300:500], y[300:500])
-    assert est._solver_state.table.shape == (200, 1)
+    assert est._stream.solver_state.table.shape == (200, 1)
     np.testing.assert_array_equal(est.coef_, fresh.coef_)
 
 
@@ -521,8 +524,8 @@ def test_float32_stays_float32():
     X = X.astype(np.float32)
     est = AdamLogisticRegression(solver="saga", max_iter=5, tol=None).fit(X, y)
     assert est.coef_.dtype == np.float32
-    assert est._solver_state.table.dtype == np.float32
-    assert est._solver_state.table.shape == (len(y), 3)
+    assert est._stream.solver_state.table.dtype == np.float32
+    assert est._stream.solver_state.table.shape == (len(y), 3)
 
 
 def test_a_decaying_schedule_is_refused_and_the_model_kept():
@@ -545,7 +548,7 @@ def test_a_decaying_schedule_is_refused_and_the_model_kept():
 def test_smoothness_constants_from_their_definitions(fmt):
     from sklearn_adamlr._loss import loss_for
     from sklearn_adamlr._penalties import ElasticNet
-    from sklearn_adamlr._training import Problem, Smoothness
+    from sklearn_adamlr._problem import Problem, Smoothness
 
     X, y = _sparse_problem(n=50, d=30, density=0.2, n_classes=3)
     sw = np.random.RandomState(2).uniform(0.0, 2.0, size=50)

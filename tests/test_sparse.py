@@ -25,8 +25,8 @@ from sklearn_adamlr import (
     AdamLogisticRegression,
     _engines,
     _kernels,
+    _plan,
     _sparse,
-    _training,
     available_solvers,
     get_solver,
     logistic_objective,
@@ -106,11 +106,11 @@ class _Offset:
 def _brute_force_share(X, batch_size, shuffle):
     """The share of minibatches containing each feature, by visiting them."""
     n, d = X.shape
-    bounds = _training._batches(n, batch_size)
+    bounds = _plan.batches(n, batch_size)
     offsets = range(batch_size) if shuffle else [0]
     hits = np.zeros(d)
     for offset in offsets:
-        plan = _training._epoch_plan(
+        plan = _plan.epoch_plan(
             _Offset(offset), bounds, n, batch_size, False, bool(shuffle)
         )
         for start, stop, rows in _engines._batch_list(plan, n):

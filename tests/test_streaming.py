@@ -702,20 +702,20 @@ def test_the_average_is_the_polynomial_decay_one():
         averaged.partial_fit(X, Y, classes=CLASSES)
         iterates.append(np.r_[last.coef_.T, last.intercept_[None]])
     np.testing.assert_allclose(
-        averaged._average_point, _reference_average(iterates), rtol=0, atol=1e-14
+        averaged._stream.average.point, _reference_average(iterates), rtol=0, atol=1e-14
     )
     # the steps went on from the last iterate, not from the average
-    np.testing.assert_array_equal(averaged._iterate, iterates[-1])
+    np.testing.assert_array_equal(averaged._stream.iterate, iterates[-1])
     # switched off mid-stream: the last iterate, continued
     averaged.set_params(average=False).partial_fit(X, Y)
     last.partial_fit(X, Y)
     np.testing.assert_array_equal(averaged.coef_, last.coef_)
-    assert averaged._iterate is None
+    assert averaged._stream.iterate is None
     # and on again: a new average, from that iterate
     averaged.set_params(average=True).partial_fit(X, Y)
     last.partial_fit(X, Y)
-    np.testing.assert_array_equal(averaged._iterate[:-1].T, last.coef_)
-    assert averaged._n_averaged == 1
+    np.testing.assert_array_equal(averaged._stream.iterate[:-1].T, last.coef_)
+    assert averaged._stream.average.count == 1
 
 
 def test_the_returned_point_is_the_one_with_the_lower_loss_before_the_epoch():
@@ -729,15 +729,15 @@ def test_the_returned_point_is_the_one_with_the_lower_loss_before_the_epoch():
     for learning_rate, expected in ((1.0, True), (1e-3, False)):
         est = AdamLogisticRegression(learning_rate=learning_rate, random_state=0)
         for _ in range(6):
-            before = est._average_point if hasattr(est, "classes_") else None
-            iterate = est._iterate if before is not None else None
+            before = est._stream.average.point if hasattr(est, "classes_") else None
+            iterate = est._stream.iterate if before is not None else None
             est.partial_fit(X, Y, classes=CLASSES)
         # measured before the last epoch, on the data it then trained on
         average_loss = loss(before[:-1].T, before[-1])
         iterate_loss = loss(iterate[:-1].T, iterate[-1])
-        assert est._average_preferred == (average_loss <= iterate_loss)
-        assert est._average_preferred == expected
-        chosen = est._average_point if expected else est._iterate
+        assert est._stream.average.preferred == (average_loss <= iterate_loss)
+        assert est._stream.average.preferred == expected
+        chosen = est._stream.average.point if expected else est._stream.iterate
         np.testing.assert_array_equal(est.coef_, chosen[:-1].T)
 
 

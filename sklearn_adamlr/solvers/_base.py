@@ -124,7 +124,7 @@ class Solver:
         coordinate.
     run_rows : int
         For a solver with ``Capabilities.data_epoch``: under ``shuffle=True``
-        or ``'blocks'``, on at least ``_training.RUNS_MIN * run_rows``
+        or ``'blocks'``, on at least ``_plan.RUNS_MIN * run_rows``
         (64 runs' worth of) samples, an
         epoch visits runs of this many consecutive rows (their boundaries
         shifted by a random offset, their order drawn anew each epoch), each

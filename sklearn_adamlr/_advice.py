@@ -1,0 +1,91 @@
+"""What a fit that stops short says: how far it can be, and what to do."""
+
+import numpy as np
+from scipy import sparse
+
+from ._duality import scaled_gap
+from .solvers import get_solver
+
+
+def column_scales(X):
+    """The root mean square of each column of ``X`` (dense or sparse), in blocks."""
+    if hasattr(X, "column_scales"):  # data on a cluster (_dask)
+        return X.column_scales()
+    total = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], 4096):
+        block = X[start : start + 4096]
+        if sparse.issparse(block):
+            total += np.asarray(block.multiply(block).sum(axis=0)).ravel()
+        else:
+            total += np.einsum("ij,ij->j", block, block, dtype=np.float64)
+    return np.sqrt(total / max(X.shape[0], 1))
+
+
+# Column scales further apart than this (largest RMS over the median's) are
+# named in the ConvergenceWarning. Measured: raw breast_cancer 4.4e3, raw wine
+# 3.1e2, raw digits 1.7, raw iris 1.6, any standardized data 1.
+_SCALE_RATIO = 100.0
+
+
+def scale_advice(scales):
+    """A sentence naming badly scaled columns, or an empty string."""
+    present = scales[scales > 0]
+    if len(present) == 0:
+        return ""
+    median = float(np.median(present))
+    ratio = float(present.max()) / median
+    if ratio <= _SCALE_RATIO:
+        return ""
+    worst = np.argsort(scales)[::-1][:3]
+    named = ", ".join(f"{j} (RMS {scales[j]:.3g})" for j in worst)
+    return (
+        f" The features are on very different scales: columns {named} are "
+        f"up to {ratio:.3g} times the median column's RMS ({median:.3g}). "
+        "Standardize them, e.g. make_pipeline(StandardScaler(), "
+        "AdamLogisticRegression())."
+    )
+
+
+def not_converged_message(estimator, result, X, returned):
+    """What a fit that did not meet its certificate says, and what to do.
+
+    ``returned`` is the ``(problem, params)`` of the returned model: with
+    the data in memory, a duality gap then says how far it can be from
+    the optimum (two passes over ``X``, paid only by a fit that warns).
+    """
+    if result.optimality is None:  # early stopping: the validation rule
+        return (
+            f"Maximum number of epochs (max_iter={estimator.max_iter}) reached "
+            "and the validation score was still improving. Increase "
+            "max_iter or n_iter_no_change, or check validation_scores_."
+        )
+    message = (
+        f"The fit stopped after max_iter={estimator.max_iter} epochs at "
+        f"optimality {result.optimality:.3g}, above tol={estimator.tol:g} "
+        "(max-abs of the minimum-norm subgradient of the objective "
+        "divided by C * sum(sample_weight); see tol). Its objective is "
+        f"{result.objective:.6g} per unit weight, from "
+        f"{result.start_objective:.6g} at the start."
+    )
+    problem, params = returned
+    # (not on a dask cluster's blocks: two more distributed passes)
+    if not hasattr(problem.X, "blocks"):
+        objective, gap = scaled_gap(problem, params)
+        # Quoted when it says something: on raw breast_cancer and wine
+        # the bound was 330 to 5,400 times the objective, for distances
+        # of 0.09 to 7.5 (the user guide's raw-data table).
+        if 0 <= gap <= objective - gap:
+            message += (
+                f" A duality gap puts it at most {gap / (objective - gap):.2g} "
+                "(relative) above the optimum (see sklearn_adamlr.duality_gap)."
+            )
+    if not result.objective < result.start_objective:
+        message += (
+            " No point it evaluated was better than the start: the step "
+            "is too large for this data."
+        )
+    message += scale_advice(column_scales(X))
+    message += " Increase max_iter"
+    if not get_solver(estimator.solver, estimator.get_params()).full_batch:
+        message += ", or use solver='gd', which adapts its step to the local smoothness"
+    return message + "."

@@ -1,0 +1,84 @@
+"""How an epoch visits the data: the minibatches and their order.
+
+Pure functions of the sizes and a random generator, shared by the loop
+(:mod:`sklearn_adamlr._training`) and the blocks of a dask array
+(:mod:`sklearn_adamlr._dask`), which plan each block's steps where it lives.
+"""
+
+import numpy as np
+
+from .solvers._base import capabilities_of
+
+# A per-sample solver visits runs of rows (Solver.run_rows) only when there
+# are at least this many runs to shuffle; smaller data fit in the caches,
+# where runs save nothing.
+RUNS_MIN = 64
+
+
+def shuffle_mode(shuffle):
+    """``'samples'``, ``'blocks'`` or False, for the estimator's ``shuffle``.
+
+    True means ``'samples'``, as ``shuffle=True`` does in scikit-learn's
+    ``SGDClassifier`` and ``MLPClassifier``: a new order of the samples each
+    epoch, so that sorted rows (by label, say) are safe.
+    """
+    if shuffle is True or shuffle == "samples":
+        return "samples"
+    if shuffle == "blocks":
+        return "blocks"
+    return False
+
+
+def batches(n_samples, batch_size):
+    """``(starts, stops)`` of the contiguous minibatches of one epoch."""
+    starts = np.arange(0, n_samples, batch_size, dtype=np.intp)
+    return starts, np.minimum(starts + batch_size, n_samples)
+
+
+def epoch_plan(rng, bounds, n_samples, batch_size, gather, rotate):
+    """``(starts, stops, order)``: the minibatches of one epoch, in visiting order.
+
+    With ``gather`` (``shuffle='samples'``), batch ``b`` is the samples
+    ``order[starts[b]:stops[b]]`` of a new permutation ``order``. With
+    ``rotate`` (``shuffle='blocks'``), the boundaries are shifted by a random
+    offset and the batches visited in a random order: batch ``b`` is the rows
+    ``r mod n_samples`` for ``r`` in ``starts[b]:stops[b]``, so that only the
+    batch that straddles the end of ``X`` is not a view. Otherwise the fixed
+    batches, in order. ``order`` is None unless ``gather``.
+    """
+    starts, stops = bounds
+    if gather:
+        return starts, stops, rng.permutation(n_samples)
+    if rotate:
+        offset = int(rng.randint(batch_size))
+        visit = rng.permutation(len(starts))
+        starts, stops = starts[visit] + offset, stops[visit] + offset
+        past_end = starts >= n_samples
+        starts[past_end] -= n_samples
+        stops[past_end] -= n_samples
+    return starts, stops, None
+
+
+def batch_size_and_mode(solver, shuffle, batch_size, n_samples):
+    """``(batch_size, mode)`` of a training call: what the solver steps on.
+
+    A full-batch solver steps on all ``n_samples``; a per-sample solver
+    (``Capabilities.data_epoch``) on one sample at a time, visiting runs of
+    ``solver.run_rows`` consecutive rows in a random order (``mode``
+    ``'blocks'``, with the runs as its "batches") under ``shuffle=True`` or
+    ``'blocks'`` when there are at least ``RUNS_MIN`` runs. ``mode`` is
+    :func:`shuffle_mode`'s.
+    """
+    mode = shuffle_mode(shuffle)
+    if solver.full_batch:
+        batch_size = n_samples
+    elif capabilities_of(solver).data_epoch is not None:
+        batch_size = 1
+        runs = mode and not (isinstance(shuffle, str) and shuffle == "samples")
+        if runs and solver.run_rows > 1 and n_samples >= RUNS_MIN * solver.run_rows:
+            # Runs of consecutive rows in a random order (Solver.run_rows):
+            # rows drawn one by one from anywhere in X cost a cache miss
+            # each (see Saga.run_rows for the measurement); the plan's
+            # "batches" are the runs, and the engine steps through their rows.
+            mode, batch_size = "blocks", solver.run_rows
+    return max(1, min(batch_size, n_samples)), mode

@@ -1,0 +1,442 @@
+"""The training loop's spine and each of its policies, one at a time.
+
+Each policy (a monitor, see ``sklearn_adamlr._monitors``) is driven here on
+its own, through a real loop on a small problem or a stand-in loop, and
+checked against numbers computed independently of the package.
+"""
+
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from conftest import standardized
+from scipy.special import expit
+from sklearn.datasets import load_breast_cancer
+
+from sklearn_adamlr import RisingLossWarning, get_solver
+from sklearn_adamlr._certify import (
+    MIN_RATE_SCALE,
+    Certificate,
+    SecantStep,
+    StallResponse,
+)
+from sklearn_adamlr._loss import loss_for
+from sklearn_adamlr._monitors import (
+    GrowBatch,
+    Monitor,
+    Restart,
+    ScaleStep,
+    SetStep,
+    Stop,
+)
+from sklearn_adamlr._penalties import ElasticNet
+from sklearn_adamlr._policies import (
+    IterateAverage,
+    RisingLossWatch,
+    ValidationStop,
+    VerboseLog,
+)
+from sklearn_adamlr._problem import Problem
+from sklearn_adamlr._schedules import Constant
+from sklearn_adamlr._training import Loop, run
+
+X, Y = standardized(load_breast_cancer)
+X = np.ascontiguousarray(X[:200])
+Y = Y[:200]
+D = X.shape[1]
+
+
+def _loop(solver="gd", batch_size=None, tol=1e-5, alpha=0.0):
+    loss = loss_for(2)
+    problem = Problem(
+        X=X,
+        target=loss.encode(Y, X.dtype),
+        sample_weight=None,
+        loss=loss,
+        penalty=ElasticNet(alpha=alpha, l1_ratio=0.0),
+        fit_intercept=True,
+    )
+    solver = get_solver(solver)
+    params = np.zeros((D + 1, 1))
+    return Loop(
+        problem,
+        solver,
+        params,
+        solver.init_state(params),
+        learning_rate=0.1,
+        schedule=Constant(),
+        t=0,
+        batch_size=batch_size or len(Y),
+        mode=False,
+        rng=np.random.RandomState(0),
+        tol=tol,
+        rate_scale=1.0,
+        rate_for_batch=lambda size: 0.1 * size / len(Y),
+    )
+
+
+def _report(epoch=1, objective=1.0, params=None):
+    return SimpleNamespace(
+        epoch=epoch,
+        objective=objective,
+        params=params,
+        optimality=None,
+        validation_score=None,
+        notes=[],
+        elapsed=0.0,
+    )
+
+
+def _gradient(params):
+    """The mean log-loss gradient, written here from the formula."""
+    residual = expit(X @ params[:D, 0] + params[D, 0]) - Y
+    return np.r_[X.T @ residual, residual.sum()] / len(Y)
+
+
+# ------------------------------------------------------------- the spine
+
+
+class _Script(Monitor):
+    """Answers each epoch with the actions scripted for it; records the hooks."""
+
+    def __init__(self, script):
+        self.script = script
+        self.calls = []
+
+    def begin(self, loop):
+        self.calls.append("begin")
+
+    def before_epoch(self, loop):
+        self.calls.append("before")
+
+    def after_epoch(self, loop, report):
+        self.calls.append(("after", report.epoch))
+        return self.script.get(report.epoch)
+
+    def restarted(self, loop):
+        self.calls.append("restarted")
+
+    def finish(self, loop, result):
+        self.calls.append("finish")
+
+
+def test_the_spine_carries_out_each_action_at_once():
+    loop = _loop(solver="minibatch", batch_size=50)
+    point = np.full((D + 1, 1), 0.25)
+    script = _Script(
+        {
+            1: ScaleStep(0.5, "halved"),
+            2: (Restart(point), GrowBatch(100, "doubled")),
+            3: SetStep(0.02),
+            4: Stop(True, "done"),
+        }
+    )
+    seen = []
+
+    class After(Monitor):
+        # sees each action's effect in the same epoch
+        def after_epoch(self, loop, report):
+            seen.append((loop.rate_scale, loop.batch_size, loop.learning_rate))
+            seen.append(list(report.notes))
+
+    result = run(loop, [script, After()], max_epochs=10)
+    assert result.n_epochs == 4 and result.converged and not result.requested_stop
+    assert loop.batch_size == 100 and len(loop.bounds[0]) == 2
+    assert seen[0] == (0.5, 50, 0.1) and seen[1] == ["halved"]
+    # GrowBatch took rate_for_batch's step for the new batch
+    assert seen[2] == (0.5, 100, 0.1 * 100 / len(Y)) and seen[3] == ["doubled"]
+    assert seen[4][2] == 0.02
+    assert script.calls[:3] == ["begin", "before", ("after", 1)]
+    assert "restarted" in script.calls and script.calls[-1] == "finish"
+    # 4 epochs of 50, 50, 100 and 100 rows: the updates counted
+    assert result.t == 4 + 4 + 2 + 2
+
+
+def test_a_restart_starts_from_the_point_with_a_fresh_state():
+    loop = _loop(solver="adam", batch_size=50)
+    run(loop, [], max_epochs=2)
+    assert np.any(loop.state.m != 0)
+    point = np.full((D + 1, 1), 0.5)
+    loop.monitors = (recorder := _Script({}),)
+    Restart(point).apply(loop)
+    np.testing.assert_array_equal(loop.params, point)
+    assert not np.any(loop.state.m) and recorder.calls == ["restarted"]
+
+
+def test_the_first_stop_of_an_epoch_is_kept():
+    loop = _loop()
+    result = run(
+        loop,
+        [_Script({2: Stop(False, "first", requested=True)}), _Script({2: Stop(True)})],
+        max_epochs=5,
+    )
+    assert result.n_epochs == 2 and result.requested_stop and not result.converged
+    assert loop.stop.message == "first"
+
+
+# --------------------------------------------------------- the certificate
+
+
+def test_the_certificate_measures_the_start_and_stops_at_tol():
+    # C=1: alpha = 1 / (C * n_samples)
+    loop = _loop(solver="minibatch", batch_size=50, tol=1e-3, alpha=1 / len(Y))
+    cert = Certificate(tol=1e-3)
+    cert.begin(loop)
+    # at zero: log(2), and the gradient's max-abs, from the formula (the
+    # penalty's gradient is zero there)
+    assert cert.start_objective == pytest.approx(np.log(2), rel=1e-12)
+    expected = np.abs(_gradient(loop.params)).max()
+    assert cert.last == pytest.approx(expected, rel=1e-10)
+    # an epoch that did not move: a stall, and no stop
+    report = _report()
+    assert cert.after_epoch(loop, report) is None
+    assert cert.stalled == 1 and report.optimality == cert.last
+    # a point of lower objective becomes the best point, kept as a copy
+    loop.params[:D, 0] = 0.1 * np.sign(-_gradient(loop.params)[:D])
+    cert.after_epoch(loop, _report())
+    assert cert.stalled == 0 and cert.best_objective < np.log(2)
+    best = loop.params.copy()
+    loop.params[...] = 0.0
+    np.testing.assert_array_equal(cert.best_params, best)
+    # a certified point stops the loop
+    loop.params[...] = _optimum()
+    answer = cert.after_epoch(loop, _report())
+    assert isinstance(answer, Stop) and answer.converged
+    assert cert.last <= 1e-3
+
+
+def _optimum():
+    from sklearn.linear_model import LogisticRegression
+
+    ref = LogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(X, Y)
+    return np.r_[ref.coef_.ravel(), ref.intercept_][:, None]
+
+
+def test_the_certificate_skips_the_update_of_a_certified_point():
+    loop = _loop(tol=1e-3)
+    cert = Certificate(tol=1e-3)
+    cert.begin(loop)  # the full batch: the first update measures the start
+    assert cert.start_objective is None
+    point = np.zeros((D + 1, 1))
+    g = _gradient(point)[:, None]
+    assert cert.observe(loop, point, np.log(2), g, 0.5) == 0.5
+    assert cert.fresh and cert.start_objective == np.log(2)
+    # the same point again (after a restart): not recorded twice
+    assert cert.observe(loop, point, np.log(2), g, 0.5) == 0.5
+    assert not cert.fresh and cert.stalled == 0
+    # a certified point's update is skipped
+    tiny = np.full_like(g, 1e-6)
+    assert cert.observe(loop, point + 1.0, 0.1, tiny, 0.5) is None
+
+
+def _stall_case(**overrides):
+    cert = SimpleNamespace(
+        stalled=0,
+        stalled_marked=0,
+        last_objective=0.3,
+        start_objective=0.69,
+        best_params=np.ones((3, 1)),
+    )
+    loop = SimpleNamespace(
+        batch_size=50,
+        n_samples=400,
+        per_sample=False,
+        bounds=(np.arange(8), None),
+        solver=SimpleNamespace(stall_patience=10),
+        rate_scale=1.0,
+    )
+    for key, value in overrides.items():
+        target = cert if hasattr(cert, key) else loop
+        setattr(target, key, value)
+    return StallResponse(cert), cert, loop
+
+
+def test_the_stall_response_grows_the_batch_after_its_patience_in_updates():
+    # 8 minibatches an epoch: 2 marked stalls are 16 updates >= 10
+    response, cert, loop = _stall_case(stalled_marked=1, stalled=5)
+    assert response.after_epoch(loop, None) is None  # 8 < 10; unmarked ignored
+    cert.stalled_marked = 2
+    (action,) = response.after_epoch(loop, None)
+    assert isinstance(action, GrowBatch) and action.size == 100
+    assert action.note == "No lower objective for 2 epochs: batch size doubled to 100."
+    assert cert.stalled == cert.stalled_marked == 0
+
+
+def test_the_stall_response_restarts_when_worse_than_the_start():
+    response, cert, loop = _stall_case(stalled_marked=2, last_objective=0.8)
+    restart, grow = response.after_epoch(loop, None)
+    assert isinstance(restart, Restart) and isinstance(grow, GrowBatch)
+    assert restart.point is cert.best_params
+    # the batch never grows past the data
+    response, cert, loop = _stall_case(stalled_marked=2, batch_size=300)
+    (grow,) = response.after_epoch(loop, None)
+    assert grow.size == 400
+
+
+def test_the_stall_response_halves_the_full_batch_step_down_to_its_floor():
+    response, cert, loop = _stall_case(
+        batch_size=400, bounds=(np.arange(1), None), stalled=10
+    )
+    (action,) = response.after_epoch(loop, None)
+    assert isinstance(action, ScaleStep) and action.scale == 0.5
+    response, cert, loop = _stall_case(
+        batch_size=400, bounds=(np.arange(1), None), stalled=10, rate_scale=1.5e-3
+    )
+    (action,) = response.after_epoch(loop, None)
+    assert action.scale == MIN_RATE_SCALE
+
+
+def test_a_per_sample_solver_restarts_and_counts_its_patience_in_epochs():
+    response, cert, loop = _stall_case(
+        per_sample=True, batch_size=16, stalled=9, bounds=(np.arange(25), None)
+    )
+    assert response.after_epoch(loop, None) is None
+    cert.stalled = 10
+    restart, scale = response.after_epoch(loop, None)
+    assert isinstance(restart, Restart) and isinstance(scale, ScaleStep)
+
+
+# ------------------------------------------------------------ the secant step
+
+
+def test_the_secant_step_is_the_inverse_curvature_along_the_last_move():
+    # a quadratic with curvature h along the first coordinate
+    h = 4.0
+    cert = SimpleNamespace(
+        point=np.zeros((2, 1)), gradient=np.zeros((2, 1)), measured_now=True
+    )
+    loop = SimpleNamespace(
+        learning_rate=0.1,
+        batch_size=10,
+        n_samples=10,
+        rate_for_batch=lambda size: 0.05,
+    )
+    secant = SecantStep(cert)
+    first = secant.after_epoch(loop, None)
+    assert isinstance(first, SetStep) and first.learning_rate == 0.1  # no pair yet
+    cert.point = np.array([[0.3], [0.0]])
+    cert.gradient = h * cert.point
+    # 1 / h = 0.25, capped at twice the current step (0.2)
+    assert secant.after_epoch(loop, None).learning_rate == pytest.approx(0.2)
+    loop.learning_rate = 0.2
+    cert.point = np.array([[0.5], [0.0]])
+    cert.gradient = h * cert.point
+    assert secant.after_epoch(loop, None).learning_rate == pytest.approx(1 / h)
+    # a restart forgets the last point: no pair, no change
+    secant.restarted(loop)
+    assert secant.after_epoch(loop, None).learning_rate == 0.2
+    # never below the floor (the full batch's 1/L), and only at the full batch
+    cert.point = np.array([[0.6], [0.0]])
+    cert.gradient = 100.0 * cert.point
+    assert secant.after_epoch(loop, None).learning_rate == 0.05
+    loop.batch_size = 5
+    assert secant.after_epoch(loop, None) is None
+
+
+def test_the_secant_step_scales_an_observed_update():
+    cert = SimpleNamespace(point=np.zeros((2, 1)), gradient=np.zeros((2, 1)))
+    loop = SimpleNamespace(
+        learning_rate=0.1, n_samples=10, rate_for_batch=lambda s: 0.01
+    )
+    secant = SecantStep(cert)
+    cert.fresh = False  # the point measured last: nothing new
+    assert secant.observe(loop, None, None, None, 0.3) == 0.3
+    cert.fresh = True
+    secant.observe(loop, None, None, None, 0.3)
+    cert.point, cert.gradient = np.array([[1.0], [0.0]]), np.array([[8.0], [0.0]])
+    # 1/8 = 0.125 <= 2 * 0.1: this update's step scaled by 0.125 / 0.1
+    assert secant.observe(loop, None, None, None, 0.3) == pytest.approx(0.375)
+    assert loop.learning_rate == pytest.approx(0.125)
+
+
+# ------------------------------------------------------- the other policies
+
+
+def test_the_average_compares_before_the_epoch_and_adds_after_it():
+    loop = _loop(solver="adam", batch_size=50)
+    average = IterateAverage()
+    average.before_epoch(loop)  # nothing averaged yet: nothing compared
+    assert average.count == 0 and average.preferred
+    loop.params[...] = 1.0
+    average.after_epoch(loop, None)
+    loop.params[...] = 0.0  # a copy was kept, not a view
+    assert average.count == 1 and np.all(average.point == 1.0)
+    # zero predicts 0.5 everywhere; all-ones is far worse on these rows
+    average.before_epoch(loop)
+    assert not average.preferred
+
+
+def test_validation_stops_after_its_patience_and_keeps_the_best_point():
+    scores = iter([0.5, 0.8, 0.805, 0.79, 0.81, 0.7])
+    loop = SimpleNamespace(params=np.zeros((2, 1)))
+    monitor = ValidationStop(lambda params: next(scores), tol=0.01, n_iter_no_change=3)
+    answers = []
+    for epoch in range(1, 7):
+        loop.params[...] = epoch
+        report = _report(epoch)
+        answers.append(monitor.after_epoch(loop, report))
+        assert report.validation_score is not None
+    # 0.805, 0.79 and 0.81 are no improvement by 0.01 on 0.8: stop at epoch 5
+    assert answers[:4] == [None] * 4
+    assert isinstance(answers[4], Stop) and answers[4].converged
+    result = SimpleNamespace()
+    monitor.finish(loop, result)
+    assert result.validation_scores == [0.5, 0.8, 0.805, 0.79, 0.81, 0.7]
+    np.testing.assert_array_equal(result.best_params, np.full((2, 1), 5.0))
+
+
+def test_validation_without_tol_only_scores():
+    monitor = ValidationStop(lambda params: 0.5, tol=None, n_iter_no_change=1)
+    loop = SimpleNamespace(params=np.zeros(1))
+    assert all(monitor.after_epoch(loop, _report()) is None for _ in range(5))
+
+
+RISE = [1.0, 0.5, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8]
+
+
+def test_the_rising_loss_watch_warns_once_at_the_first_epoch_of_a_rise():
+    watch = RisingLossWatch()
+    loop = SimpleNamespace(learning_rate=0.5)
+    with pytest.warns(RisingLossWarning, match="epoch 8: 0.8") as record:
+        for epoch, value in enumerate(RISE + [0.9, 1.0], start=1):
+            watch.after_epoch(loop, _report(epoch, value))
+    assert len(record) == 1
+    # it points at the caller outside the package (here, this test)
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("converged", [True, False])
+def test_a_deferred_rise_warns_only_when_the_fit_does_not_converge(converged):
+    watch = RisingLossWatch(previous_losses=RISE[:4], deferred=True)
+    loop = SimpleNamespace(learning_rate=0.5)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for epoch, value in enumerate(RISE[4:], start=5):
+            watch.after_epoch(loop, _report(epoch, value))
+        assert record == []
+        watch.finish(loop, SimpleNamespace(converged=converged))
+    assert [str(w.message) for w in record] == ([] if converged else [watch.pending])
+    assert "the automatic learning_rate=0.5 is too large" in watch.pending
+
+
+def test_the_verbose_log_prints_the_notes_the_epoch_and_the_stop(capsys):
+    loop = SimpleNamespace(
+        t=3,
+        tol=1e-4,
+        rate_at=lambda step: 0.25,
+        stop=Stop(True, "Converged: done."),
+    )
+    report = _report(7, 0.123456789)
+    report.notes = ["No lower objective for 2 epochs: step size scaled by 0.5."]
+    report.optimality, report.validation_score = 5e-5, 0.9
+    log = VerboseLog()
+    log.after_epoch(loop, report)
+    log.finish(loop, None)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == report.notes[0]
+    assert lines[1] == (
+        "Epoch 7, objective = 0.12345679, learning rate = 0.25, elapsed = 0.00 s, "
+        "validation score = 0.900000, optimality = 5e-05 (tol=0.0001)"
+    )
+    assert lines[2] == "Converged: done."
