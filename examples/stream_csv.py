@@ -19,6 +19,7 @@ the options.
 """
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -85,6 +86,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.holdout <= 0:
         parser.error("--holdout must be positive")
+    if Path(args.path).is_dir():
+        parser.error(f"{args.path} is a directory, not a CSV file")
+    if not Path(args.path).exists():
+        parser.error(f"{args.path}: no such file")
 
     def chunks():
         return read_chunks(parser, args.path, args.target, args.chunksize)

@@ -231,12 +231,30 @@ def format_table(rows):
     return "\n".join(lines)
 
 
+def _from_checkout():
+    """Whether the package runs from a clone (the README's editable install).
+
+    A clone has ``pyproject.toml`` beside the package; a wheel's or an index's
+    install has the package alone in ``site-packages``.
+    """
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[1] / "pyproject.toml").is_file()
+
+
+def _install_hint(extras):
+    """The install command for ``extras`` that fits how the package was installed."""
+    if _from_checkout():
+        return f'pip install -e ".[{extras}]"'
+    return f"pip install 'sklearn-adamlr[{extras}]'"
+
+
 def _kernels_line():
     """Which kernels the fits run: compiled (numba) or the numpy reference."""
     if _kernels.AVAILABLE:
         return "Kernels: compiled (numba, the fast extra)."
     return (
-        'Kernels: numpy (numba is not installed; pip install -e ".[cli,fast]" '
+        f"Kernels: numpy (numba is not installed; {_install_hint('fast')} "
         "compiles them: saga's per-sample steps are the slowest without it)."
     )
 
@@ -291,8 +309,15 @@ def _load_csv(parser, path, target):
         )
     if frame.shape[1] == 0:
         parser.error("--data: no feature column besides the target")
-    if frame.isna().any().any() or np.any(pd.isna(y)):
-        parser.error("--data: missing values; impute or drop them first")
+    columns = {target: pd.isna(y), **{c: frame[c].isna() for c in frame.columns}}
+    for column, missing in columns.items():
+        if np.any(missing):
+            # line 1 is the header: row i of the data is line i + 2
+            line = int(np.flatnonzero(np.asarray(missing))[0]) + 2
+            parser.error(
+                f"--data: missing values in column {column!r} (the first on "
+                f"line {line} of {path}); impute or drop them first"
+            )
     return frame.to_numpy(dtype=np.float64), y
 
 
@@ -315,9 +340,17 @@ def _train_csv(parser, args):
     from sklearn.metrics import accuracy_score, log_loss
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
+    from sklearn.utils.multiclass import type_of_target
 
     X, y = _load_csv(parser, args.data, args.target)
     classes = np.unique(y)
+    if type_of_target(y) == "continuous":
+        shown = ", ".join(f"{_plain(v)!r}" for v in classes[:3])
+        parser.error(
+            f"--target: column {args.target!r} looks continuous ({len(classes)} "
+            f"distinct values, e.g. {shown}); logistic regression predicts "
+            "classes: choose a label column, or bin this one into classes first"
+        )
     if len(classes) < 2:
         parser.error(
             f"--target: {args.target!r} has a single class: {_plain(classes[0])!r}"
@@ -431,6 +464,43 @@ def _require(parser, option, module):
         )
 
 
+def _plot_suffix(path):
+    """The suffix matplotlib gives ``path`` (``.png`` when it has none)."""
+    from pathlib import Path
+
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(path).suffix
+    if not suffix:
+        return ".png"
+    if suffix[1:].lower() not in FigureCanvasBase.get_supported_filetypes():
+        return None
+    return suffix
+
+
+def _output_path(parser, option, path, suffix=""):
+    """The file an output option writes (with ``suffix``), or a one-line error.
+
+    ``suffix`` None: an image format matplotlib cannot write.
+    """
+    from pathlib import Path
+
+    given = Path(path)
+    if given.is_dir():
+        parser.error(f"--{option}: {path} is a directory; give a file name in it")
+    if suffix is None:
+        parser.error(
+            f"--{option}: matplotlib cannot write {given.suffix!r} files; use "
+            "e.g. .png, .pdf or .svg"
+        )
+    written = given if given.suffix else given.with_name(given.name + suffix)
+    if not written.parent.is_dir():
+        parser.error(
+            f"--{option}: the folder {written.parent} does not exist; create it first"
+        )
+    return str(written)
+
+
 def _plain(value):
     """A numpy scalar as the Python value it holds, for messages."""
     return value.item() if isinstance(value, np.generic) else value
@@ -469,11 +539,15 @@ def main(argv=None):
             if getattr(args, option):
                 parser.error(f"--{option} applies to --data only")
         return _demo(args)
-    # before any training: a missing package is a one-line error, not a
-    # traceback after the fit
+    # before any training: a missing package or an output path that cannot
+    # be written is a one-line error, not a traceback after the fit
     for option, module in _OPTIONAL.items():
         if getattr(args, option):
             _require(parser, option, module)
+    if args.plot:
+        args.plot = _output_path(parser, "plot", args.plot, _plot_suffix(args.plot))
+    if args.save:
+        args.save = _output_path(parser, "save", args.save)
     return _train_csv(parser, args)
 
 

@@ -350,6 +350,31 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         self.beta_2 = beta_2
         self.epsilon = epsilon
 
+    @property
+    def penalty(self):
+        """The kind of penalty, read from ``l1_ratio`` and ``C`` (read-only).
+
+        ``'l1'`` (``l1_ratio=1``), ``'l2'`` (``l1_ratio=0``),
+        ``'elasticnet'`` in between, None with ``C=np.inf``: the values of
+        :class:`~sklearn.linear_model.LogisticRegression`'s ``penalty``. Not
+        a parameter (``get_params`` does not list it): it lets scikit-learn
+        recognise an L1 model, e.g.
+        :class:`~sklearn.feature_selection.SelectFromModel`, whose default
+        threshold is then 1e-5 (every non-zero coefficient) rather than the
+        mean.
+
+        Examples
+        --------
+        >>> from sklearn_adamlr import AdamLogisticRegression
+        >>> AdamLogisticRegression(l1_ratio=1.0).penalty
+        'l1'
+        """
+        if np.isinf(self.C):
+            return None
+        if self.l1_ratio == 1:
+            return "l1"
+        return "l2" if self.l1_ratio == 0 else "elasticnet"
+
     @classmethod
     def _get_param_names(cls):
         # scikit-learn reads __init__'s signature on every get_params, twice

@@ -15,10 +15,13 @@ own ``LogisticRegression`` conversion a ``LogisticRegression`` that holds the
 model's coefficients, intercepts and classes. (skl2onnx's generic linear
 converter is not right for it: for two classes it takes the softmax of
 ``[-z, z]``, which is ``sigmoid(2 z)``, measured up to 0.15 away from
-``predict_proba``.) Float32 inputs give the ``LinearClassifier`` operator
-(probabilities within 1e-6 of ``predict_proba``), float64 inputs a graph of
-``MatMul`` and ``Sigmoid`` or ``Softmax`` in double precision (within
-1e-12); the tests check both with onnxruntime.
+``predict_proba``.) Float32 inputs give the ``LinearClassifier`` operator,
+computed in float32: its probabilities are as close to ``predict_proba``'s
+as float32 rounding of the scores allows, measured 1.5e-7 at C=1 on
+standardized breast_cancer and iris, and 3.4e-6 at C=1e4 on breast_cancer,
+where the logits reach 981. Float64 inputs give a graph of ``MatMul`` and
+``Sigmoid`` or ``Softmax`` in double precision (within 1e-12); the tests
+check both with onnxruntime.
 
 The options of skl2onnx's classifiers apply: ``zipmap`` (``False`` gives a
 plain probability matrix) and ``nocl``.

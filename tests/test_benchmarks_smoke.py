@@ -20,6 +20,10 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     assert "| case | model | epoch (s)" in summary
     assert "## Targets, as measured in this run" in summary
+    # smoke sizes: a miss says so, and the section says why
+    assert "Smoke sizes (`--quick`)" in summary
+    targets = summary.split("## Targets, as measured in this run")[1]
+    assert not any(row.endswith("| no |") for row in targets.splitlines())
     assert "issue" not in summary  # headings speak of the project
     assert "## saga: time to a relative gap" in summary
     assert "saga time to 1e-6 / lbfgs's (dense)" in summary

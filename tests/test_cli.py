@@ -63,7 +63,23 @@ def test_demo_says_which_kernels_run(monkeypatch):
     assert "compiled" in _cli._kernels_line()
     monkeypatch.setattr(_kernels, "AVAILABLE", False)
     line = _cli._kernels_line()
-    assert "numpy" in line and ".[cli,fast]" in line
+    # the tests run on the README's editable install (a clone)
+    assert "numpy" in line and 'pip install -e ".[fast]"' in line
+
+
+def test_the_install_hint_fits_a_wheel_install(monkeypatch):
+    from sklearn_adamlr import _cli
+
+    monkeypatch.setattr(_cli, "_from_checkout", lambda: False)
+    assert _cli._install_hint("fast") == "pip install 'sklearn-adamlr[fast]'"
+
+
+def test_plot_without_a_suffix_writes_png_and_says_where(csv, tmp_path):
+    out = run("--data", csv, "--target", "species", "--max-iter", "5",
+              "--plot", tmp_path / "mycurve").stdout  # fmt: skip
+    written = tmp_path / "mycurve.png"
+    assert written.read_bytes()[:4] == b"\x89PNG"
+    assert f"loss curve written to {written}\n" in out
 
 
 def test_help_lists_every_option():
@@ -137,7 +153,19 @@ def test_trains_on_a_csv_and_writes_plot_and_model(csv, tmp_path):
             "must be in (0, 1)",
         ),
         (["--data", "{text}", "--target", "y"], "must be numeric"),
-        (["--data", "{nan}", "--target", "y"], "missing values"),
+        # the column and the line (1 is the header): a = [1, nan, ...]
+        (["--data", "{nan}", "--target", "y"],
+         "missing values in column 'a' (the first on line 3 of"),
+        (["--data", "{cont}", "--target", "y"], "column 'y' looks continuous (60"),
+        # output paths, checked before training
+        (["--data", "{csv}", "--target", "species", "--plot", "{folder}"],
+         "--plot: {folder} is a directory"),
+        (["--data", "{csv}", "--target", "species", "--plot", "{folder}/no/c.png"],
+         "--plot: the folder {folder}/no does not exist"),
+        (["--data", "{csv}", "--target", "species", "--save", "{folder}/no/m"],
+         "--save: the folder {folder}/no does not exist"),
+        (["--data", "{csv}", "--target", "species", "--plot", "{folder}/c.xyz"],
+         "matplotlib cannot write '.xyz' files"),
         (["--data", "{empty}", "--target", "y"], "cannot read"),
         (["--data", "{folder}", "--target", "y"], "is a directory"),
         (["--data", "{csv}", "--target", "species", "--l1-ratio", "1.5"],
@@ -149,16 +177,22 @@ def test_trains_on_a_csv_and_writes_plot_and_model(csv, tmp_path):
     ],
 )  # fmt: skip
 def test_argument_errors_exit_non_zero_with_usage(csv, tmp_path, args, message):
-    text, nan, empty = (tmp_path / f"{n}.csv" for n in ("text", "nan", "empty"))
+    text, nan, empty, cont = (
+        tmp_path / f"{n}.csv" for n in ("text", "nan", "empty", "cont")
+    )
     pd.DataFrame({"a": ["u", "v"] * 5, "y": [0, 1] * 5}).to_csv(text, index=False)
     pd.DataFrame({"a": [1.0, np.nan] * 5, "y": [0, 1] * 5}).to_csv(nan, index=False)
+    rng = np.random.RandomState(0)
+    pd.DataFrame({"a": rng.randn(60), "y": rng.rand(60)}).to_csv(cont, index=False)
     empty.write_text("")
-    names = dict(csv=csv, text=text, nan=nan, empty=empty, folder=tmp_path)
+    names = dict(csv=csv, text=text, nan=nan, empty=empty, folder=tmp_path, cont=cont)
     args = [a.format(**names) for a in args]
     result = run(*args, check=False)
     assert result.returncode == 2
     assert "usage: python -m sklearn_adamlr" in result.stderr
-    assert message in result.stderr
+    # one line, before any training (no table printed)
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert message.format(**names) in result.stderr.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize(

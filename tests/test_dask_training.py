@@ -436,7 +436,7 @@ def test_fits_on_dask_arrays_report_their_epochs_to_callbacks(client, solver):
     X, y = _data(2)
     dX, dy = _blocks(X, y)
     monitor = callback.ScoringMonitor(scoring="accuracy")
-    est = AdamLogisticRegression(solver=solver, random_state=0, max_iter=20)
+    est = AdamLogisticRegression(solver=solver, random_state=0, max_iter=6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.set_callbacks(monitor).fit(dX, dy)

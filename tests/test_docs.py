@@ -100,3 +100,27 @@ def test_docs_doctests(page):
         str(page), module_relative=False, optionflags=doctest.ELLIPSIS
     )
     assert attempted > 0 and failed == 0
+
+
+def test_the_extras_that_bring_numba_say_so():
+    # dask-ml requires numba: the dask extra switches the compiled kernels on
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    pyproject = DOCS.parent / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    assert any(req.startswith("dask-ml") for req in extras["dask"])
+    install = (DOCS / "install.rst").read_text()
+    (line,) = [x for x in install.splitlines() if 'install -e ".[dask]"' in x]
+    assert "numba" in line
+    readme = (DOCS.parent / "README.md").read_text()
+    assert "dask-ml brings numba" in readme
+
+
+def test_the_docs_extra_brings_what_the_pages_import():
+    # the API page documents sklearn_adamlr.onnx (skl2onnx at import), the
+    # gallery and the user guide use sklearn.callback (scikit-learn 1.9)
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = DOCS.parent / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    assert "sklearn_adamlr.onnx" in (DOCS / "api.rst").read_text()
+    assert set(extras["onnx"]) <= set(extras["docs"])
+    assert "scikit-learn>=1.9" in extras["docs"]

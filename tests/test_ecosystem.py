@@ -181,3 +181,19 @@ def test_joblib_round_trip_resumes_a_stream_exactly(tmp_path):
         est.partial_fit(Xc, yc)
     np.testing.assert_array_equal(est.coef_, straight.coef_)
     assert est.loss_curve_ == straight.loss_curve_
+
+
+def test_select_from_model_keeps_every_feature_of_an_l1_model():
+    from sklearn.feature_selection import SelectFromModel
+
+    Xs = StandardScaler().fit_transform(X)
+    model = AdamLogisticRegression(solver="gd", l1_ratio=1.0, C=0.1)
+    assert model.penalty == "l1" and "penalty" not in model.get_params()
+    selector = SelectFromModel(model).fit(Xs, Y)
+    # scikit-learn's threshold for an L1 model, 1e-5, not the mean: all 8
+    # non-zero coefficients (the 'mean' kept 6)
+    coef = selector.estimator_.coef_
+    assert selector.get_support().sum() == np.count_nonzero(coef) == 8
+    assert AdamLogisticRegression(l1_ratio=0.5).penalty == "elasticnet"
+    assert AdamLogisticRegression().penalty == "l2"
+    assert AdamLogisticRegression(C=np.inf, l1_ratio=1.0).penalty is None

@@ -119,3 +119,28 @@ def test_importing_the_onnx_module_without_the_extra_names_it(monkeypatch):
     monkeypatch.delitem(sys.modules, "sklearn_adamlr.onnx", raising=False)
     with pytest.raises(ModuleNotFoundError, match=r"sklearn-adamlr\[onnx\]"):
         importlib.import_module("sklearn_adamlr.onnx")
+
+
+def test_onnx_float32_at_large_logits_is_float32_rounding():
+    # the documented float32 bound: 1.5e-7 at C=1, 3.4e-6 at C=1e4 (logits
+    # up to 981); float64 stays at double precision there
+    pytest.importorskip("skl2onnx")
+    rt = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_adamlr.onnx  # noqa: F401
+
+    X, y = standardized(load_breast_cancer)
+    model = AdamLogisticRegression(solver="lbfgs", C=1e4, max_iter=3000).fit(X, y)
+    assert np.abs(model.decision_function(X)).max() > 500
+    for dtype, tol in ((np.float32, 1e-5), (np.float64, 1e-12)):
+        data = X.astype(dtype)
+        onx = to_onnx(
+            model, data[:1], options={AdamLogisticRegression: {"zipmap": False}}
+        )
+        session = rt.InferenceSession(
+            onx.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        proba = session.run(None, {session.get_inputs()[0].name: data})[1]
+        error = np.abs(proba - model.predict_proba(X)).max()
+        assert error < tol, (dtype, error)

@@ -58,9 +58,11 @@ def test_wheel_installs_and_imports_in_a_fresh_venv(tmp_path):
     )
     code = (
         "import importlib.metadata as m, pathlib, sklearn_adamlr as s;"
+        "from sklearn_adamlr import _cli;"
         "print(s.__version__, m.version('sklearn-adamlr'),"
         " (pathlib.Path(s.__file__).parent / 'py.typed').exists(),"
-        " pathlib.Path(s.__file__).resolve().parent.parent)"
+        " pathlib.Path(s.__file__).resolve().parent.parent,"
+        " _cli._from_checkout())"
     )
     out = subprocess.run(
         [str(python), "-c", code],
@@ -73,3 +75,5 @@ def test_wheel_installs_and_imports_in_a_fresh_venv(tmp_path):
     assert out[0] == out[1] != "0+unknown"
     assert out[2] == "True"
     assert Path(out[3]) == Path(site).resolve()
+    # installed from a wheel: the main job's hints name the package, not -e
+    assert out[4] == "False"

@@ -463,6 +463,8 @@ def test_stream_csv_example_on_a_small_label_sorted_file(tmp_path):
         ("nan", ["--target", "label"], "missing values (first at line 5)"),
         ("tiny", ["--target", "label", "--holdout", "5"], "too few to hold out"),
         ("text", ["--target", "label"], "must be numeric: ['f0']"),
+        ("missing", ["--target", "label"], "nope.csv: no such file"),
+        ("folder", ["--target", "label"], "is a directory, not a CSV file"),
     ],
 )
 def test_stream_csv_example_errors_are_one_line(tmp_path, change, args, message):
@@ -470,6 +472,12 @@ def test_stream_csv_example_errors_are_one_line(tmp_path, change, args, message)
 
     path = tmp_path / "data.csv"
     _write_csv(path, 40)
+    if change in ("missing", "folder"):
+        target = tmp_path / "nope.csv" if change == "missing" else tmp_path
+        result = _run_example(target, *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert message in result.stderr.strip().splitlines()[-1]
+        return
     frame = pd.read_csv(path)
     if change == "nan":
         frame.loc[3, "f2"] = np.nan
