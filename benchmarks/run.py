@@ -277,7 +277,11 @@ def default_fits(name, X, y):
     ref = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X, y)
     optimum = objective(X, y, ref)
     rows = []
-    models = [("LogisticRegression()", lambda: LogisticRegression(C=C))] + [
+    models = [
+        ("LogisticRegression()", lambda: LogisticRegression(C=C)),
+        # the default estimator: solver='auto' picks
+        ("AdamLogisticRegression()", lambda: AdamLogisticRegression(C=C)),
+    ] + [
         (solver, lambda s=solver: AdamLogisticRegression(solver=s, C=C, random_state=0))
         for solver in ("gd", "lbfgs", "minibatch", "adam", "saga")
     ]
@@ -884,6 +888,14 @@ def write_summary(
     ]
     fastest = min(good, key=lambda r: r["seconds"], default=None)
     lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for case in dict.fromkeys(r["case"] for r in defaults):
+        ours = _row(defaults, case, "AdamLogisticRegression()")
+        theirs = _row(defaults, case, "LogisticRegression()")
+        target(
+            f"AdamLogisticRegression() / LogisticRegression() ({case})",
+            ours["seconds"] / theirs["seconds"],
+            1,
+        )
     target(
         "fastest default fit within 1e-3 and without a warning / "
         f"LogisticRegression() ({fastest['model'] if fastest else 'none'}, "

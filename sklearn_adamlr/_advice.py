@@ -4,7 +4,6 @@ import numpy as np
 from scipy import sparse
 
 from ._duality import scaled_gap
-from .solvers import get_solver
 
 
 def column_scales(X):
@@ -49,7 +48,7 @@ def scale_advice(scales):
 def not_converged_message(estimator, result, X, returned):
     """What a fit that did not meet its certificate says, and what to do.
 
-    ``returned`` is the ``(problem, params)`` of the returned model: with
+    ``returned`` is the ``(problem, params, solver)`` of the returned model: with
     the data in memory, a duality gap then says how far it can be from
     the optimum (two passes over ``X``, paid only by a fit that warns).
     """
@@ -67,7 +66,7 @@ def not_converged_message(estimator, result, X, returned):
         f"{result.objective:.6g} per unit weight, from "
         f"{result.start_objective:.6g} at the start."
     )
-    problem, params = returned
+    problem, params, solver = returned
     # (not on a dask cluster's blocks: two more distributed passes)
     if not hasattr(problem.X, "blocks"):
         objective, gap = scaled_gap(problem, params)
@@ -86,6 +85,6 @@ def not_converged_message(estimator, result, X, returned):
         )
     message += scale_advice(column_scales(X))
     message += " Increase max_iter"
-    if not get_solver(estimator.solver, estimator.get_params()).full_batch:
+    if not solver.full_batch:
         message += ", or use solver='gd', which adapts its step to the local smoothness"
     return message + "."

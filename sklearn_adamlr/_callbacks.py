@@ -7,6 +7,8 @@ True stops the fit after that epoch. With an older scikit-learn,
 :data:`CallbackSupportMixin` is an empty class and nothing changes.
 """
 
+import numpy as np
+
 from ._monitors import Monitor, Stop
 
 try:  # scikit-learn >= 1.9
@@ -34,6 +36,28 @@ def root_context(estimator, max_subtasks):
     if not hasattr(estimator, "_init_callback_context"):
         return None
     return estimator._init_callback_context(max_subtasks=max_subtasks)
+
+
+def callback_monitor(estimator, context, inputs, X, sample_weight):
+    """The monitor of scikit-learn's callbacks, or None when none are set.
+
+    They see the training data as given (a dask array as such) with the
+    validated labels, and ``sample_weight`` as their scorers' metadata.
+    """
+    if context is None or not getattr(estimator, "_skl_callbacks", None):
+        return None
+    d, classes_ = inputs.X.shape[1], inputs.classes_
+
+    def fitted(params):
+        return {
+            "classes_": classes_,
+            "coef_": np.ascontiguousarray(params[:d].T),
+            "intercept_": estimator._intercept(params, d),
+        }
+
+    metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+    data = X if inputs.distributed else inputs.X
+    return SklearnCallbacks(context, estimator, data, inputs.y, metadata, fitted)
 
 
 class SklearnCallbacks(Monitor):

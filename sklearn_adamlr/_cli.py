@@ -78,7 +78,8 @@ def build_parser():
     parser.add_argument(
         "--solver",
         default=None,
-        help=f"solver for --data (default adam); one of {available_solvers()}",
+        help="solver for --data: 'auto' (default: the estimator's choice, lbfgs "
+        f"here, gd with --l1-ratio > 0) or one of {available_solvers()}",
     )
     parser.add_argument(
         "--C",
@@ -336,6 +337,26 @@ def _reference(C, l1_ratio):
     return LogisticRegression(**kw)
 
 
+def _timed_fit(pipe, X, y, few):
+    """Fit ``pipe`` after a warm-up fit; ``(seconds, ConvergenceWarning texts)``.
+
+    The warm-up on a few rows (``few``) takes out of the timed fit the
+    compilation (or loading) of numba's kernels and a first fit's imports.
+    """
+    warm = sklearn.base.clone(pipe).set_params(**{pipe.steps[-1][0] + "__max_iter": 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm.fit(X[few], y[few])
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        pipe.fit(X, y)
+    seconds = time.perf_counter() - start
+    return seconds, [
+        str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)
+    ]
+
+
 def _train_csv(parser, args):
     from sklearn.metrics import accuracy_score, log_loss
     from sklearn.model_selection import train_test_split
@@ -355,9 +376,11 @@ def _train_csv(parser, args):
         parser.error(
             f"--target: {args.target!r} has a single class: {_plain(classes[0])!r}"
         )
-    solver = args.solver or "adam"
-    if solver not in available_solvers():
-        parser.error(f"--solver: {solver!r} is not one of {available_solvers()}")
+    solver = args.solver or "auto"
+    if solver not in ["auto", *available_solvers()]:
+        parser.error(
+            f"--solver: {solver!r} is not 'auto' or one of {available_solvers()}"
+        )
     try:
         X_train, X_test, y_train, y_test = train_test_split(
             X,
@@ -386,25 +409,11 @@ def _train_csv(parser, args):
         (f"AdamLogisticRegression ({solver})", model),
         ("sklearn LogisticRegression", reference),
     ):
-        # warm-up on a few rows: the timed fit then excludes compiling (or
-        # loading) numba's kernels and the imports of a first fit
-        warm = sklearn.base.clone(pipe).set_params(
-            **{pipe.steps[-1][0] + "__max_iter": 1}
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            warm.fit(X_train[few], y_train[few])
-        start = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            pipe.fit(X_train, y_train)
-        seconds = time.perf_counter() - start
+        seconds, warned = _timed_fit(pipe, X_train, y_train, few)
+        if pipe is model and solver == "auto":
+            name = f"AdamLogisticRegression (auto: {model[-1].solver_})"
         # printed after the table: a fit that did not converge says so
-        notes += [
-            f"{name} did not converge: {w.message}"
-            for w in caught
-            if issubclass(w.category, ConvergenceWarning)
-        ]
+        notes += [f"{name} did not converge: {message}" for message in warned]
         proba = pipe.predict_proba(X_test)
         results.append(
             (

@@ -11,10 +11,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._advice import not_converged_message
+from ._auto import choose_solver
 from ._callbacks import (
     CALLBACK_ATTRIBUTES,
     CallbackSupportMixin,
-    SklearnCallbacks,
+    callback_monitor,
     root_context,
 )
 from ._inputs import fit_inputs, split_validation
@@ -67,11 +68,13 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
     ``C * sum(sw)``, which changes its scale, not its minimiser;
     ``loss_curve_`` is on that scale.
 
-    The optimizer is a registered solver (see :func:`available_solvers`):
-    ``'gd'`` (full-batch, accelerated, converges to the same optimum as
-    ``LogisticRegression``), ``'minibatch'`` (SGD with momentum) or
-    ``'adam'``. L1 and elastic net are handled by a proximal
-    (soft-thresholding) step for every solver, which gives exact zeros.
+    The optimizer is a registered solver (see :func:`available_solvers`),
+    by default chosen per call (``solver='auto'``): ``'lbfgs'`` (limited-
+    memory BFGS on the full batch), ``'gd'`` (full-batch, accelerated),
+    ``'minibatch'`` (SGD with momentum), ``'adam'`` or ``'saga'``; each
+    converges to ``LogisticRegression``'s optimum. L1 and elastic net are
+    handled by a proximal (soft-thresholding) step for every solver, which
+    gives exact zeros.
 
     Parameters
     ----------
@@ -86,9 +89,16 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         Weights by class, multiplying ``sample_weight``. ``'balanced'`` uses
         ``n_samples / (n_classes * np.bincount(y))`` (weighted); it is not
         supported by :meth:`partial_fit`.
-    solver : str or Solver, default='adam'
-        A registered solver name, or a :class:`Solver` instance (used as
-        given: the estimator's solver hyperparameters are then ignored).
+    solver : 'auto', str or Solver, default='auto'
+        ``'auto'`` picks, for each call, the quickest way to the certificate:
+        ``'lbfgs'`` in :meth:`fit` (L2 or no penalty), ``'gd'`` in
+        :meth:`fit` with an L1 part (FISTA's proximal steps: the optimum's
+        exact zeros), ``'adam'`` in :meth:`partial_fit` (the streaming
+        optimizer); ``solver_`` says which ran. A ``partial_fit`` after a
+        ``fit`` goes on from the fitted coefficients with Adam's fresh
+        state. Otherwise a registered solver name, or a :class:`Solver`
+        instance (used as given: the estimator's solver hyperparameters are
+        then ignored).
     learning_rate : 'auto' or float, default='auto'
         Base step size. ``'auto'`` asks the solver: ``1 / L`` for ``'gd'``
         (``L`` the Lipschitz constant of the gradient; ``gd`` then adapts its
@@ -239,6 +249,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         plus the penalty at the end of the epoch.
     learning_rate_ : float
         The base step size used (the resolved ``'auto'``).
+    solver_ : str
+        The solver that ran (the name ``solver='auto'`` chose).
     validation_scores_ : list of float or None
         Validation accuracy per epoch with ``early_stopping``, else None.
     best_validation_score_ : float or None
@@ -269,7 +281,7 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "solver": [str, HasMethods(["init_state", "update"])],
+        "solver": [StrOptions({"auto"}), str, HasMethods(["init_state", "update"])],
         "learning_rate": [
             StrOptions({"auto"}),
             Interval(numbers.Real, 0, None, closed="neither"),
@@ -304,7 +316,7 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         l1_ratio=0.0,
         fit_intercept=True,
         class_weight=None,
-        solver="adam",
+        solver="auto",
         learning_rate="auto",
         schedule="constant",
         power_t=0.5,
@@ -472,7 +484,10 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         inputs = fit_inputs(self, X, y, sample_weight, classes, incremental, first_call)
         alpha = 0.0 if np.isinf(self.C) else 1.0 / (self.C * inputs.weight_sum)
         penalty = ElasticNet(alpha=alpha, l1_ratio=self.l1_ratio)
-        solver = get_solver(self.solver, self.get_params())
+        name = self.solver
+        if isinstance(name, str) and name == "auto":
+            name = choose_solver(self.l1_ratio, incremental)
+        solver = get_solver(name, self.get_params())
         params, stream = start_stream(self, solver, inputs, incremental, first_call)
         problem, validation = self._problem(inputs, penalty, stream.rng)
         batch_size = (
@@ -485,7 +500,7 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         )
         max_epochs = 1 if incremental else self.max_iter
         context = root_context(self, max_epochs)
-        callbacks = self._callbacks(context, inputs, X, sample_weight, problem)
+        callbacks = callback_monitor(self, context, inputs, X, sample_weight)
         previous = list(self.loss_curve_) if incremental and not first_call else []
         result = train(
             problem,
@@ -513,7 +528,7 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         params = self._commit(inputs, params, stream, result, learning_rate, previous)
         if callbacks is not None:
             callbacks.end()
-        return result, inputs.X, (problem, params)
+        return result, inputs.X, (problem, params, solver)
 
     def _problem(self, inputs, penalty, rng):
         """The loop's :class:`Problem`, and the validation score of early stopping."""
@@ -533,27 +548,6 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
             weight_total=inputs.weight_sum if inputs.distributed else None,
         )
         return problem, validation
-
-    def _callbacks(self, context, inputs, X, sample_weight, problem):
-        """The monitor of scikit-learn's callbacks, or None when none are set.
-
-        They see the training data as given (a dask array as such) with the
-        validated labels, and ``sample_weight`` as their scorers' metadata.
-        """
-        if context is None or not getattr(self, "_skl_callbacks", None):
-            return None
-        d, classes_ = problem.n_features, inputs.classes_
-
-        def fitted(params):
-            return {
-                "classes_": classes_,
-                "coef_": np.ascontiguousarray(params[:d].T),
-                "intercept_": self._intercept(params, d),
-            }
-
-        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-        data = X if inputs.distributed else inputs.X
-        return SklearnCallbacks(context, self, data, inputs.y, metadata, fitted)
 
     def _intercept(self, params, n_features):
         if self.fit_intercept:
@@ -582,6 +576,9 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         # previous: the loss curve of a resumed stream's earlier calls
         self.n_iter_ = self.n_iter_ + 1 if previous else result.n_epochs
         self.learning_rate_ = learning_rate
+        self.solver_ = getattr(stream.solver_class, "name", None) or (
+            stream.solver_class.__name__
+        )
         self.optimality_ = result.optimality
         # (partial_fit refuses early_stopping)
         validated = self.early_stopping

@@ -117,7 +117,7 @@ class LossCurveDisplay:
         ax : matplotlib Axes, default=None
         log_scale : bool, default=False
         name : str, default=None
-            Legend name; the estimator's solver by default.
+            Legend name; the solver that ran (``solver_``) by default.
         **kwargs : dict
             Passed to ``ax.plot``.
 
@@ -129,7 +129,8 @@ class LossCurveDisplay:
 
         check_is_fitted(estimator, "loss_curve_")
         if name is None:
-            solver = getattr(estimator, "solver", None)
+            # the solver that ran (solver='auto' chose it)
+            solver = getattr(estimator, "solver_", getattr(estimator, "solver", None))
             name = solver if isinstance(solver, str) else type(estimator).__name__
         display = cls(
             loss_curve=list(estimator.loss_curve_),

@@ -72,7 +72,8 @@ def start_stream(estimator, solver, inputs, incremental, first_call):
     Copies: the estimator's own are replaced only when the call succeeds. A
     resumed stream (``partial_fit`` after a first call) goes on from its
     state; otherwise the state is fresh and the point zero, or ``coef_``
-    with ``warm_start``.
+    with ``warm_start``, or, under ``solver='auto'``, for a ``partial_fit``
+    after a ``fit`` by another solver (the streaming optimizer takes over).
     """
     n_features = inputs.X.shape[1]
     n_params = n_features + int(estimator.fit_intercept)
@@ -89,7 +90,15 @@ def start_stream(estimator, solver, inputs, incremental, first_call):
         # its comparison reads rows of X in the client
         and not inputs.distributed
     )
-    if incremental and not first_call:
+    # under 'auto', partial_fit after a fit by a full-batch solver goes on
+    # from the fitted coefficients with the streaming optimizer's fresh state
+    handed_over = (
+        incremental
+        and not first_call
+        and estimator.solver == "auto"
+        and estimator._stream.solver_class is not type(solver)
+    )
+    if incremental and not first_call and not handed_over:
         check_resumable(estimator, solver, k)
         stream = estimator._stream.resumed()
         # coef_ may be the average: the steps go on from the iterate
@@ -101,7 +110,9 @@ def start_stream(estimator, solver, inputs, incremental, first_call):
         if not (averaged and stream.average is not None and stream.average.count):
             stream.average = IterateAverage() if averaged else None
         return params, stream
-    if can_warm_start(estimator, inputs.classes_, n_params, k, incremental):
+    if handed_over or can_warm_start(
+        estimator, inputs.classes_, n_params, k, incremental
+    ):
         params = pack(estimator, inputs.X.dtype)
     else:
         params = np.zeros((n_params, k), dtype=inputs.X.dtype)

@@ -46,8 +46,11 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
         assert f"| {model} |" in summary
     assert "scikit-learn" in summary and "Machine:" in summary
     assert "## Default parameters: time to a certified model" in summary
-    for model in ("LogisticRegression()", "gd", "lbfgs", "minibatch", "adam", "saga"):
+    for model in ("LogisticRegression()", "AdamLogisticRegression()", "gd", "lbfgs",
+                  "minibatch", "adam", "saga"):  # fmt: skip
         assert f"standardized | {model} |" in summary
+    # the default estimator against LogisticRegression(), on each data set
+    assert "AdamLogisticRegression() / LogisticRegression() (dense" in summary
     assert "fastest default fit within 1e-3 and without a warning" in summary
     assert "## One pass of partial_fit" in summary
     assert "default adam, one pass: relative gap (≤ 0.001)" in summary

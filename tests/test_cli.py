@@ -146,7 +146,7 @@ def test_trains_on_a_csv_and_writes_plot_and_model(csv, tmp_path):
         ),
         (
             ["--data", "{csv}", "--target", "species", "--solver", "newton-cg"],
-            "is not one of",
+            "is not 'auto' or one of",
         ),
         (
             ["--data", "{csv}", "--target", "species", "--test-size", "2"],
@@ -235,7 +235,8 @@ def test_a_single_class_is_named_as_a_plain_value(tmp_path):
 def test_a_fit_that_does_not_converge_says_so(csv):
     out = run("--data", csv, "--target", "species", "--max-iter", "2").stdout
     line = next(x for x in out.splitlines() if "did not converge" in x)
-    assert line.startswith("AdamLogisticRegression (adam) did not converge:")
+    # the default's choice is named
+    assert line.startswith("AdamLogisticRegression (auto: lbfgs) did not converge:")
     assert "max_iter=2" in line
 
 

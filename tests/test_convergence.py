@@ -84,7 +84,7 @@ def fit_default(name, solver, C, weighted, raw=False, **params):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("C", [0.01, 1.0])
 @pytest.mark.parametrize("name", sorted(DATASETS))
-@pytest.mark.parametrize("solver", BUILT_IN)
+@pytest.mark.parametrize("solver", ["auto", *BUILT_IN])
 def test_default_fit_reaches_the_optimum_without_a_warning(solver, name, C, weighted):
     gap, caught, est = fit_default(name, solver, C, weighted)
     assert gap >= -1e-6  # lbfgs at tol=1e-12 is the optimum

@@ -445,3 +445,12 @@ def test_fits_on_dask_arrays_report_their_epochs_to_callbacks(client, solver):
     # scored on the dask array, where it lives: the last epoch's model
     # (lbfgs returns the last point it measured) scores as the fitted one
     assert abs(rows[-1]["accuracy"] - est.score(X, y)) <= 0.01
+
+
+def test_auto_chooses_a_full_pass_solver_on_dask_arrays(client):
+    X, y = _data(2)
+    dX, dy = _blocks(X, y)
+    assert AdamLogisticRegression().fit(dX, dy).solver_ == "lbfgs"
+    assert AdamLogisticRegression(l1_ratio=0.5).fit(dX, dy).solver_ == "gd"
+    streamed = AdamLogisticRegression().partial_fit(dX, dy, classes=[0, 1])
+    assert streamed.solver_ == "adam"

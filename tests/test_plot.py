@@ -15,13 +15,14 @@ def test_display_from_estimator_plots_the_loss_curve():
 
     X, y = load_iris(return_X_y=True)
     est = AdamLogisticRegression(max_iter=30, tol=None, random_state=0).fit(X, y)
+    assert est.solver_ == "lbfgs"  # the default's choice names the curve
     fig, ax = plt.subplots()
     display = LossCurveDisplay.from_estimator(est, ax=ax)
     assert display.ax_ is ax and display.figure_ is fig
     np.testing.assert_array_equal(display.line_.get_ydata(), est.loss_curve_)
     np.testing.assert_array_equal(display.line_.get_xdata(), np.arange(1, 31))
     assert display.validation_line_ is None
-    assert "adam" in display.line_.get_label()
+    assert "lbfgs" in display.line_.get_label()
     plt.close(fig)
 
 
@@ -47,7 +48,7 @@ def test_display_needs_a_fitted_estimator():
 
 def test_verbose_prints_one_line_per_epoch(capsys):
     X, y = load_iris(return_X_y=True)
-    AdamLogisticRegression(max_iter=3, tol=None, verbose=1).fit(X, y)
+    AdamLogisticRegression(solver="adam", max_iter=3, tol=None, verbose=1).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     for epoch, line in enumerate(lines, start=1):
