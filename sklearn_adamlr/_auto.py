@@ -39,7 +39,8 @@ def choose_solver(l1_ratio, incremental):
     if l1_ratio > 0:
         # The optimum's exact zeros: at C=0.01, l1_ratio=1 on standardized
         # breast_cancer gd keeps the optimum's 2 features, where lbfgs,
-        # adam, minibatch and saga keep 3 at the default tol. Default fits
+        # adam and saga keep 3 at the default tol (minibatch 2 or 3, with
+        # its random order). Default fits
         # at C=1, l1_ratio=1 took 0.52x, 0.75x, 2.2x and 0.21x the time of
         # LogisticRegression(solver='saga') on breast_cancer, wine, iris and
         # digits (lbfgs, which takes gd's steps with an L1 part, 0.47x to

@@ -155,3 +155,32 @@ def spy_engines(monkeypatch):
 
         monkeypatch.setattr(cls, "run_epoch", run_epoch)
     return ran
+
+
+# The slow tests: each takes seconds and repeats, on the largest bundled data
+# set (digits) or end to end, a property that the quick run checks on smaller
+# data. `pytest -m "not slow"` (the README's quick command) leaves them out;
+# .ci/run runs them too. Seconds per test measured on 2026-12-06 with two
+# workers, and what the quick run keeps of the property.
+SLOW = (
+    # 5-23 s each; breast_cancer and wine at the same C and weights stay
+    "tests/test_parity.py::test_gd_l2_matches_lbfgs[[]digits-*",
+    # 4-10 s; breast_cancer and wine stay
+    "tests/test_parity.py::test_gd_l1_and_elastic_net_match_reference[[]digits-*",
+    # 4-8 s; breast_cancer and wine stay
+    "tests/test_parity.py::test_stochastic_solvers_reach_the_optimum[[]*-digits-*",
+    # 10-26 s; the sparse rows stay
+    "tests/test_saga.py::test_weak_regularisation_is_reported_and_warns[[]digits-*",
+    # 6-8 s; digits at C=0.01, breast_cancer and the sparse set stay
+    "tests/test_saga.py::test_reaches_the_optimum_in_300_epochs[[]digits-1.0-*",
+    # 12-18 s: the benchmarks end to end at smoke size
+    "tests/test_benchmarks_smoke.py::*",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    from fnmatch import fnmatchcase
+
+    for item in items:
+        if any(fnmatchcase(item.nodeid, pattern) for pattern in SLOW):
+            item.add_marker(pytest.mark.slow)

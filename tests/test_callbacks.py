@@ -144,3 +144,59 @@ def test_the_progress_bar_follows_the_epochs(capsys):
     est = AdamLogisticRegression(solver="gd").set_callbacks(callback.ProgressBar())
     est.fit(X, Y)
     assert "AdamLogisticRegression - fit" in capsys.readouterr().out
+
+
+class _Context:
+    """Stands in for a scikit-learn callback context: records the calls."""
+
+    def __init__(self, stop_after=None):
+        self.calls, self.stop_after, self.ends = [], stop_after, 0
+
+    def subcontext(self, task_name):
+        self.calls.append(("subcontext", task_name))
+        return self
+
+    def call_on_fit_task_begin(self, **kwargs):
+        self.calls.append(("begin", sorted(kwargs)))
+
+    def call_on_fit_task_end(self, **kwargs):
+        self.calls.append(("end", sorted(kwargs)))
+        self.ends += 1
+        fitted = kwargs.get("reconstruction_attributes")
+        if fitted is not None:
+            self.fitted = fitted()  # evaluated now, on the live point
+        return self.stop_after is not None and self.ends >= self.stop_after
+
+
+def test_the_callback_monitor_alone():
+    from types import SimpleNamespace
+
+    from sklearn_adamlr._callbacks import SklearnCallbacks
+
+    context = _Context(stop_after=2)
+    params = np.zeros((3, 1))
+    monitor = SklearnCallbacks(
+        context, "est", "X", "y", None, lambda p: {"coef_": p[:2].T.copy()}
+    )
+    loop = SimpleNamespace(params=params)
+    monitor.begin(loop)
+    monitor.before_epoch(loop)
+    params[:2] = 1.0
+    assert monitor.after_epoch(loop, SimpleNamespace(epoch=1)) is None
+    # the fitted attributes are those of the point at the epoch's end
+    np.testing.assert_array_equal(context.fitted["coef_"], [[1.0, 1.0]])
+    monitor.before_epoch(loop)
+    stop = monitor.after_epoch(loop, SimpleNamespace(epoch=2))
+    assert stop.requested and not stop.converged and "epoch 2" in stop.message
+    monitor.end()
+    kinds = [call[0] for call in context.calls]
+    epoch = ["subcontext", "begin", "end"]
+    assert kinds == ["begin", *epoch, *epoch, "end"]
+    assert ("subcontext", "epoch") in context.calls
+    arguments = ["X", "estimator", "metadata", "y"]
+    assert context.calls[0] == ("begin", arguments)
+    assert context.calls[3] == (
+        "end",
+        sorted([*arguments, "reconstruction_attributes"]),
+    )
+    assert context.calls[-1] == ("end", arguments)  # the fit's: no row of its own

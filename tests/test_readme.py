@@ -32,6 +32,9 @@ def test_two_commands_are_two_and_ci_runs_the_second():
     assert set(ci_extras) == set(extras) | {"docs"}
     pytest_args = re.search(r"python -m pytest([^&]*)", tests).group(1).strip()
     assert f"-m pytest {pytest_args}" in ci
+    # the quick command leaves the slow tests out; CI runs them as well
+    assert pytest_args.endswith('-m "not slow"')
+    assert pytest_args.replace('-m "not slow"', "-m slow") in ci
 
 
 def test_the_use_snippet_says_the_scale_of_loss_curve():
