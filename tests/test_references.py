@@ -437,3 +437,25 @@ def test_an_update_of_no_rows_moves_nothing(path, solver_name):
     before = x.copy()
     solver.update(x, np.ones_like(x), state, 0.1, None, rows=np.array([], np.intp))
     np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize(
+    "slope, alpha",
+    # the secant estimate of the minimum along the line, s0 / (s0 - s),
+    # kept within [0.1, 0.5] of the step: 0.513 -> 0.5, 0.0476 -> 0.1,
+    # 0.25 as is (a mutation-test survivor: nothing pinned the bounds)
+    [(0.95, 0.5), (20.0, 0.1), (3.0, 0.25)],
+)
+def test_lbfgs_shortens_an_overshooting_trial_within_its_bounds(slope, alpha):
+    solver = get_solver("lbfgs")
+    params = np.zeros((2, 1))
+    state = solver.init_state(params)
+    # the first gradient: a step of the learning rate against it
+    solver.update(params, np.array([[1.0], [0.0]]), state, 1.0, None)
+    np.testing.assert_array_equal(state.trial, [[-1.0], [0.0]])
+    assert state.slope == -1.0
+    # at the trial point the slope along the direction is `slope` > 0.9
+    solver.update(params, np.array([[-slope], [0.0]]), state, 1.0, None)
+    assert state.alpha == pytest.approx(alpha, rel=1e-15)
+    np.testing.assert_allclose(state.trial, [[-alpha], [0.0]], rtol=1e-15)
+    np.testing.assert_array_equal(params, 0.0)  # not accepted
