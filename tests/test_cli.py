@@ -46,11 +46,11 @@ def test_demo_prints_the_comparison_table():
     # gap 3.4e-5)
     line = next(x for x in out.splitlines() if x.startswith("sklearn lbfgs "))
     assert 0 < float(line.split()[3]) < 2e-4
-    for model in ("sklearn lbfgs", "adam", "gd", "minibatch"):
+    for model in ("sklearn lbfgs", "default:lbfgs", "adam", "gd", "minibatch"):
         assert f"\n{model} " in out
     # every solver at its defaults (the certificate tol=5e-5): measured gaps
     # 1.3e-5 (gd) to 7.9e-5 (minibatch)
-    for model in ("adam", "gd", "minibatch"):
+    for model in ("default:lbfgs", "adam", "gd", "minibatch"):
         line = next(line for line in out.splitlines() if line.startswith(model + " "))
         assert 0 <= float(line.split()[2]) < 2e-4
 
