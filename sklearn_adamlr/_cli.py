@@ -2,8 +2,9 @@
 
 Without arguments it trains the default estimator and every registered solver
 on the standardized breast-cancer data set and prints a comparison with
-scikit-learn's ``LogisticRegression``. With ``--data file.csv --target column`` it trains on
-the user's CSV instead. ``python -m sklearn_adamlr --help`` lists the options.
+scikit-learn's ``LogisticRegression``. With ``--data file.csv --target
+column`` it trains on the user's CSV instead. ``python -m sklearn_adamlr
+--help`` lists the options.
 """
 
 import argparse
