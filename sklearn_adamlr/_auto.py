@@ -46,10 +46,11 @@ def choose_solver(l1_ratio, incremental):
         # digits (lbfgs, which takes gd's steps with an L1 part, 0.47x to
         # 2.3x; saga 2.2x to 5x; adam 1.6x to 14x).
         return "gd"
-    # Default fits took 1.20x, 1.12x and 0.93x LogisticRegression()'s time
-    # on standardized breast_cancer, wine and iris (gd 1.3x, 1.0x, 1.0x;
-    # adam 3x to 5x), and 0.26x on 400,000 x 100 (gd 0.62x, adam 4.1x). On
-    # digits, 31 ms against 276 ms for LogisticRegression() with its default
-    # threads on 2 cores, but 13 ms with one thread: 2.4x (measured
-    # 2026-12-06). On dask arrays each of its steps is one distributed pass.
+    # Default fits took 0.82x, 0.75x and 0.63x LogisticRegression()'s time
+    # on standardized breast_cancer, wine and iris (its two-loop compiled;
+    # gd 1.3x, 1.0x, 1.0x; adam 3x to 5x), and 0.26x on 400,000 x 100 (gd
+    # 0.62x, adam 4.1x). On digits, 29 ms against 232 ms for
+    # LogisticRegression() with its default threads on 2 cores, but 13 ms
+    # with one thread: 2.3x (measured 2026-12-06). On dask arrays each of
+    # its steps is one distributed pass.
     return "lbfgs"

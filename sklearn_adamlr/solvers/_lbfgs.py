@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _kernels
+from .._kernels import _numba
 from ._base import Solver, register_solver
 from ._gd import GDState, GradientDescent
 
@@ -88,7 +90,10 @@ class LBFGS(Solver):
     stays positive definite.
 
     Each update costs one pass over ``X`` (the fused loss and gradient), as a
-    ``gd`` step does, but far fewer are needed: the certificate of ``tol``
+    ``gd`` step does, plus the two-loop recursion over the pairs (compiled
+    with the ``fast`` extra: 1 us a direction where numpy takes 33 us on 31
+    parameters, which made a default breast_cancer fit 1.8 ms -> 1.2 ms),
+    but far fewer are needed: the certificate of ``tol``
     was met in 9 to 66 passes on breast_cancer, wine, iris and digits
     (standardized, C in {0.01, 1, 100}), where FISTA (``gd``) took 21 to
     144, and in 14 on 400,000 x 100 standardized data (FISTA: 35).
@@ -202,6 +207,10 @@ class LBFGS(Solver):
         q = state.grad.copy()
         if state.n_pairs == 0:
             q *= learning_rate
+        elif _two_loop is not None and _kernels.AVAILABLE:
+            m = self.memory
+            _two_loop(state.s.reshape(m, -1), state.y.reshape(m, -1), state.rho,
+                      state.head, state.n_pairs, q.reshape(-1))  # fmt: skip
         else:
             newest = (state.head - 1) % self.memory
             order = [(newest - j) % self.memory for j in range(state.n_pairs)]
@@ -234,3 +243,43 @@ class LBFGS(Solver):
             params[...] = state.trial
             state.fista = GDState(y=state.trial.copy())
         GradientDescent().update(params, grad, state.fista, learning_rate, prox)
+
+
+def _two_loop_flat(s, y, rho, head, n_pairs, q):
+    """The two-loop recursion of :meth:`LBFGS._new_direction`, compiled.
+
+    ``s`` and ``y`` are the ring buffers with each pair flattened, ``head``
+    the slot the next pair fills; ``q`` (flat, the gradient) becomes
+    ``H grad`` in place. The same loops as the numpy ones, which are the
+    reference (the dot products accumulate in float64). Measured on
+    breast_cancer's 31 parameters with 10 pairs: 33 us a direction in
+    numpy, about 0.7 ms of a 1.8 ms default fit; 1 us compiled.
+    """
+    memory, size = s.shape
+    a = np.empty(n_pairs)
+    newest = (head - 1 + memory) % memory
+    for j in range(n_pairs):
+        i = (newest - j + memory) % memory
+        dot = 0.0
+        for t in range(size):
+            dot += s[i, t] * q[t]
+        a[j] = rho[i] * dot
+        for t in range(size):
+            q[t] -= a[j] * y[i, t]
+    yy = 0.0
+    for t in range(size):
+        yy += y[newest, t] * y[newest, t]
+    scale = 1.0 / (rho[newest] * yy)
+    for t in range(size):
+        q[t] *= scale
+    for j in range(n_pairs - 1, -1, -1):
+        i = (newest - j + memory) % memory
+        dot = 0.0
+        for t in range(size):
+            dot += y[i, t] * q[t]
+        b = rho[i] * dot
+        for t in range(size):
+            q[t] += (a[j] - b) * s[i, t]
+
+
+_two_loop = _numba.jit(_two_loop_flat)
