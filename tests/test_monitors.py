@@ -5,6 +5,7 @@ its own, through a real loop on a small problem or a stand-in loop, and
 checked against numbers computed independently of the package.
 """
 
+import os
 import warnings
 from types import SimpleNamespace
 
@@ -402,8 +403,12 @@ def test_the_rising_loss_watch_warns_once_at_the_first_epoch_of_a_rise():
         for epoch, value in enumerate(RISE + [0.9, 1.0], start=1):
             watch.after_epoch(loop, _report(epoch, value))
     assert len(record) == 1
-    # it points at the caller outside the package (here, this test)
-    assert record[0].filename == __file__
+    # it points at the first caller outside the package (here, this test;
+    # under mutmut, its trampoline)
+    import sklearn_adamlr
+
+    package = os.path.dirname(sklearn_adamlr.__file__)
+    assert not record[0].filename.startswith(package)
 
 
 @pytest.mark.parametrize("converged", [True, False])
