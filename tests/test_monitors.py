@@ -48,14 +48,14 @@ Y = Y[:200]
 D = X.shape[1]
 
 
-def _loop(solver="gd", batch_size=None, tol=1e-5, alpha=0.0):
+def _loop(solver="gd", batch_size=None, tol=1e-5, alpha=0.0, l1_ratio=0.0):
     loss = loss_for(2)
     problem = Problem(
         X=X,
         target=loss.encode(Y, X.dtype),
         sample_weight=None,
         loss=loss,
-        penalty=ElasticNet(alpha=alpha, l1_ratio=0.0),
+        penalty=ElasticNet(alpha=alpha, l1_ratio=l1_ratio),
         fit_intercept=True,
     )
     solver = get_solver(solver)
@@ -445,3 +445,111 @@ def test_the_verbose_log_prints_the_notes_the_epoch_and_the_stop(capsys):
         "validation score = 0.900000, optimality = 5e-05 (tol=0.0001)"
     )
     assert lines[2] == "Converged: done."
+
+
+def _recording_certificate(values, tol=1e-3):
+    """A Certificate fed ``(objective, max-abs gradient)`` pairs, as measures."""
+    loop = _loop(tol=tol)
+    cert = Certificate(tol=tol)
+    cert._engine, cert._d = loop.engine, D
+    cert.gradient = np.zeros((D + 1, 1))
+    cert.point = np.full((D + 1, 1), np.nan)
+    for epoch, (value, gradient) in enumerate(values):
+        cert.gradient[0] = gradient
+        cert._record(np.full((D + 1, 1), float(epoch)), value)
+    return cert, loop
+
+
+def test_the_certificate_counts_stalls_and_marked_stalls():
+    # start 1.0; new lows 0.5 and 0.49995 (by 1e-4 of the 0.5 of progress:
+    # not a marked one), then two epochs above the best
+    cert, _ = _recording_certificate(
+        [(1.0, 0.1), (0.5, 0.1), (0.49996, 0.1), (0.6, 0.1), (0.7, 0.1)]
+    )
+    assert cert.start_objective == 1.0 and cert.best_objective == 0.49996
+    assert cert.best_epoch == 2 and cert.best_optimality == 0.1
+    np.testing.assert_array_equal(cert.best_params, 2.0)
+    assert cert.stalled == 2  # epochs since the last new low
+    assert cert.stalled_marked == 3  # since the last low by more than 5e-5
+    cert, _ = _recording_certificate([(1.0, 0.1), (0.5, 0.1), (0.49994, 0.1)])
+    assert cert.stalled_marked == 0  # lower by 6e-5 > 1e-4 * 0.5
+
+
+def test_the_certificate_stops_at_tol_itself_and_says_so():
+    cert, loop = _recording_certificate([(1.0, 0.1)], tol=0.1)
+    cert.observed = False
+    loop.params[...] = 0.0
+    cert.measure = lambda params: None  # the last measure stands: 0.1
+    stop = cert.after_epoch(loop, _report())
+    assert stop.converged and stop.message == "Converged: optimality 0.1 <= tol=0.1."
+    # an update's own measure at exactly tol skips the update
+    g = np.zeros((D + 1, 1))
+    g[0] = 0.1
+    assert cert.observe(loop, np.ones((D + 1, 1)), 0.5, g, 0.3) is None
+
+
+@pytest.mark.parametrize("converged", [True, False])
+def test_the_certificate_says_which_point_to_return(converged):
+    # lowest objective at epoch 1, the last (epoch 2) above it
+    cert, loop = _recording_certificate([(1.0, 0.3), (0.4, 0.2), (0.5, 0.1)])
+    result = SimpleNamespace(converged=converged, n_epochs=2, best_params=None)
+    cert.finish(loop, result)
+    assert result.start_objective == 1.0
+    if converged:  # the last point, certified
+        assert (result.optimality, result.objective) == (0.1, 0.5)
+        assert result.best_params is None
+    else:  # the best one
+        assert (result.optimality, result.objective) == (0.2, 0.4)
+        np.testing.assert_array_equal(result.best_params, 1.0)
+    # the best point is the last: nothing to replace
+    cert, loop = _recording_certificate([(1.0, 0.3), (0.4, 0.2)])
+    result = SimpleNamespace(converged=False, n_epochs=1, best_params=None)
+    cert.finish(loop, result)
+    assert result.best_params is None
+
+
+def test_a_certificate_that_saw_no_epoch_measures_the_start_at_the_end():
+    loop = _loop(tol=1e-3)
+    cert = Certificate(tol=1e-3)
+    cert.begin(loop)  # full batch: the start is left to the first update
+    assert cert.start_objective is None
+    result = SimpleNamespace(converged=False, n_epochs=0, best_params=None)
+    cert.finish(loop, result)
+    assert result.start_objective == pytest.approx(np.log(2), rel=1e-12)
+
+
+def test_the_stall_response_restarts_only_when_above_the_start():
+    # exactly at the start objective: no restart, only the step
+    response, cert, loop = _stall_case(
+        batch_size=400, bounds=(np.arange(1), None), stalled=10, last_objective=0.69
+    )
+    (action,) = response.after_epoch(loop, None)
+    assert action.note == "No lower objective for 10 epochs: step size scaled by 0.5."
+
+
+def test_the_secant_step_keeps_the_step_when_the_gradient_did_not_change():
+    cert = SimpleNamespace(point=np.zeros((2, 1)), gradient=np.ones((2, 1)))
+    loop = SimpleNamespace(
+        learning_rate=0.1, batch_size=10, n_samples=10, rate_for_batch=lambda s: 0.05
+    )
+    cert.measured_now = True
+    secant = SecantStep(cert)
+    secant.after_epoch(loop, None)
+    cert.point = np.ones((2, 1))  # moved, same gradient: no curvature seen
+    assert secant.after_epoch(loop, None).learning_rate == 0.1
+
+
+def test_the_certificate_never_thresholds_the_intercepts_gradient():
+    # an L1 part of 0.1: a coefficient at 0 with a gradient of 0.05 is
+    # stationary, the unpenalised intercept with the same gradient is not
+    loop = _loop(tol=1e-3, alpha=0.1, l1_ratio=1.0)
+    cert = Certificate(tol=1e-3)
+    cert._engine, cert._d = loop.engine, D
+    cert.gradient = np.zeros((D + 1, 1))
+    cert.point = np.full((D + 1, 1), np.nan)
+    cert.gradient[0] = cert.gradient[D] = 0.05
+    cert._record(np.zeros((D + 1, 1)), 1.0)
+    assert cert.last == pytest.approx(0.05, rel=1e-12)
+    cert.gradient[D] = 0.0
+    cert._record(np.zeros((D + 1, 1)), 1.0)
+    assert cert.last == 0.0
