@@ -125,6 +125,8 @@ class Loop:
         self.params, self.state = params, state
         self.learning_rate, self.rate_scale = learning_rate, rate_scale
         self.schedule, self.t, self.rng, self.tol = schedule, t, rng, tol
+        # a constant schedule needs no call per update
+        self.constant_rate = isinstance(schedule, Constant)
         self.rate_for_batch = rate_for_batch
         self.n_samples = problem.n_samples
         # A solver with its own epoch on the data steps once per sample.
@@ -173,9 +175,7 @@ class Loop:
     def rate_at(self, step):
         """The step size of update ``step``."""
         rate = self.learning_rate * self.rate_scale
-        return (
-            rate if isinstance(self.schedule, Constant) else self.schedule(rate, step)
-        )
+        return rate if self.constant_rate else self.schedule(rate, step)
 
     def observe(self, point, value, gradient, rate):
         """The engine's hook (``Engine.observe``), passed down the monitors."""
@@ -199,7 +199,7 @@ class Loop:
         )
         # a per-sample solver steps once per sample, whatever its runs
         n_steps = self.n_samples if self.per_sample else len(plan[0])
-        if isinstance(self.schedule, Constant):  # no call per update
+        if self.constant_rate:
             rates = np.full(n_steps, self.learning_rate * self.rate_scale)
         else:
             rates = [self.rate_at(self.t + b) for b in range(1, n_steps + 1)]
