@@ -3,21 +3,53 @@
 The estimator's default. A named solver runs as named.
 """
 
+import numpy as np
+from scipy import sparse
 
-def choose_solver(l1_ratio, incremental):
+from ._advice import SCALE_SPREAD, spread
+from .solvers._newton import MATRIX_MAX
+
+# Rows whose columns are measured for SCALE_SPREAD: a sample keeps the rule
+# at a few microseconds on any data (a strided view, not a copy).
+_SAMPLE_ROWS = 2048
+
+
+def scale_spread(X, fit_intercept):
+    """How far apart the columns' scales are (see ``_advice.spread``).
+
+    Measured on a strided sample of the rows of dense ``X``; 1 for
+    standardized data.
+    """
+    step = max(1, X.shape[0] // _SAMPLE_ROWS)
+    sample = X[::step]
+    squares = np.einsum("ij,ij->j", sample, sample, dtype=np.float64)
+    return spread(np.sqrt(squares / len(sample)), fit_intercept)
+
+
+def choose_solver(l1_ratio, incremental, X=None, fit_intercept=True, n_outputs=1):
     """The registered name that ``solver='auto'`` runs for a call.
 
     The first rule that applies:
 
     1. ``partial_fit``: ``'adam'``, the streaming optimizer;
-    2. an L1 part (``l1_ratio > 0``): ``'gd'``, FISTA's proximal steps;
-    3. otherwise: ``'lbfgs'``, the fewest passes over ``X``.
+    2. raw features (dense ``X`` in memory whose columns' scales are more
+       than ``_advice.SCALE_SPREAD`` (10) apart, see :func:`scale_spread`):
+       ``'newton'``, whose steps do not depend on the scales (with an L1
+       part, only where its Hessian is a matrix: at most ``MATRIX_MAX``
+       parameters);
+    3. an L1 part (``l1_ratio > 0``): ``'gd'``, FISTA's proximal steps;
+    4. otherwise: ``'lbfgs'``, the fewest passes over ``X``.
 
     Parameters
     ----------
     l1_ratio : float
     incremental : bool
         A ``partial_fit`` call.
+    X : array-like of shape (n_samples, n_features), default=None
+        The validated data of a ``fit`` (None: rule 2 does not apply).
+    fit_intercept : bool, default=True
+    n_outputs : int, default=1
+        Columns of the parameters (1 for two classes, else the classes).
 
     Returns
     -------
@@ -25,17 +57,35 @@ def choose_solver(l1_ratio, incremental):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn_adamlr._auto import choose_solver
     >>> choose_solver(0.0, incremental=False), choose_solver(1.0, False)
     ('lbfgs', 'gd')
     >>> choose_solver(0.0, incremental=True)
     'adam'
+    >>> X = np.random.RandomState(0).normal(size=(50, 2)) * [1.0, 1000.0]
+    >>> choose_solver(0.0, incremental=False, X=X)
+    'newton'
     """
     if incremental:
         # Its moments carry from chunk to chunk: one pass of default adam
         # over 400,000 x 100 rows in 10,000-row chunks ends 6.6e-4 above the
         # optimal objective (its average; the user guide, streaming).
         return "adam"
+    if (
+        isinstance(X, np.ndarray)
+        and not sparse.issparse(X)
+        and scale_spread(X, fit_intercept) > SCALE_SPREAD
+    ):
+        n_params = (X.shape[1] + int(fit_intercept)) * n_outputs
+        if l1_ratio == 0 or n_params <= MATRIX_MAX:
+            # lbfgs takes 3.0 ms to 1e-6 on raw iris (spread 5.9), newton 2.1.
+            # Raw bundled sets at C=1 (relative gap to sklearn's optimum, and
+            # time against LogisticRegression(solver='newton-cholesky'), one
+            # thread): breast_cancer 5e-16 in 2.1 ms (1.7 ms), wine 6e-16 in
+            # 2.9 ms (2.0 ms), digits 4e-10 in 167 ms (212 ms), where lbfgs
+            # stopped at 8e-2, 5e-1 and 5e-2 (measured 2026-12-06).
+            return "newton"
     if l1_ratio > 0:
         # The optimum's exact zeros: at C=0.01, l1_ratio=1 on standardized
         # breast_cancer gd keeps the optimum's 2 features, where lbfgs,
@@ -48,9 +98,10 @@ def choose_solver(l1_ratio, incremental):
         return "gd"
     # Default fits took 0.82x, 0.75x and 0.63x LogisticRegression()'s time
     # on standardized breast_cancer, wine and iris (its two-loop compiled;
-    # gd 1.3x, 1.0x, 1.0x; adam 3x to 5x), and 0.26x on 400,000 x 100 (gd
+    # gd 1.3x, 1.0x, 1.0x; adam 3x to 5x; newton 1.3x, 1.6x, 1.2x, though
+    # to 1e-9 where lbfgs stops near 1e-5), and 0.26x on 400,000 x 100 (gd
     # 0.62x, adam 4.1x). On digits, 29 ms against 232 ms for
     # LogisticRegression() with its default threads on 2 cores, but 13 ms
-    # with one thread: 2.3x (measured 2026-12-06). On dask arrays each of
-    # its steps is one distributed pass.
+    # with one thread: 2.3x (measured 2026-12-06; newton 73 ms). On dask
+    # arrays each of its steps is one distributed pass.
     return "lbfgs"

@@ -316,8 +316,13 @@ class DaskData:
 def make_engine(problem, solver, params, batch_size, shuffle):
     """The engine for a problem whose ``X`` is :class:`DaskData`."""
     if capabilities_of(solver).data_epoch is not None:
+        needs = (
+            "builds its steps from the data's Hessian"
+            if solver.full_batch
+            else "keeps a table of one gradient per sample"
+        )
         raise ValueError(
-            f"Solver {solver.name!r} keeps a table of one gradient per sample, "
+            f"Solver {solver.name!r} {needs}, "
             "which would live in the client: on dask arrays use 'lbfgs' or "
             "'gd' (full-batch steps reduced over the blocks), or 'adam' or "
             "'minibatch' (minibatch steps on each block in turn)."

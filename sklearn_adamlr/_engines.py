@@ -158,6 +158,14 @@ class Engine:
     def _penalty_after(self, params):
         return self.problem.penalty.value(params[: self.problem.n_features])
 
+    def gap_estimate(self, point):
+        """An estimate of how far ``point``'s objective is above the optimum.
+
+        None when the engine has none (every engine but a Newton step's):
+        the certificate then rests on the gradient alone.
+        """
+        return None
+
     def full_objective(self, params, grad):
         """The scaled objective at ``params`` on all the data, one pass over ``X``.
 
@@ -369,8 +377,12 @@ class SolverKernelEngine(Engine):
 class DataEpochEngine(Engine):
     """A solver's own epoch with the data (``Capabilities.data_epoch``).
 
-    The plan has one sample per step; the solver's class runs the steps,
-    compiled when the data allow it, else through its numpy reference.
+    For a per-sample solver the plan has one sample per step; the solver's
+    class runs the steps, compiled when the data allow it, else through its
+    numpy reference. A full-batch solver's epoch is one step on all the
+    data (``samples`` is None); when its class sets ``observes_full_batch``
+    the epoch measures its start point for the certificate and calls
+    ``observe`` itself (its ``epoch`` then takes ``observe=``).
     """
 
     def __init__(self, problem, solver, params, batch_size, row_scale=None):
@@ -378,11 +390,18 @@ class DataEpochEngine(Engine):
         compiled = _kernels.supports(problem.X, params)
         epoch_class = capabilities_of(solver).data_epoch
         self.runner = epoch_class(solver, problem, params, compiled)
+        self.observes_full_batch = getattr(epoch_class, "observes_full_batch", False)
+
+    def gap_estimate(self, point):
+        estimate = getattr(self.runner, "gap_estimate", None)
+        return None if estimate is None else estimate(point)
 
     def run_epoch(self, plan, params, state, rates):
         starts, stops, order = plan
         n = self.problem.n_samples
-        if order is not None:  # a permutation, one sample per "batch"
+        if self.solver.full_batch:
+            samples = None
+        elif order is not None:  # a permutation, one sample per "batch"
             samples = order[starts]
         else:
             # Runs of consecutive rows (Solver.run_rows; one row each when
@@ -398,7 +417,13 @@ class DataEpochEngine(Engine):
                 f"{rates.max():g}: use schedule='constant' (its steps "
                 "converge without a decaying schedule)."
             )
-        loss_sum, finite = self.runner.epoch(params, state, samples, float(rates[0]))
+        rate = float(rates[0])
+        if self.observes_full_batch:
+            loss_sum, finite = self.runner.epoch(
+                params, state, samples, rate, observe=self.observe
+            )
+        else:
+            loss_sum, finite = self.runner.epoch(params, state, samples, rate)
         if not finite:
             raise FloatingPointError("overflow in the step")
         return loss_sum, self._penalty_after(params)

@@ -71,10 +71,11 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
     The optimizer is a registered solver (see :func:`available_solvers`),
     by default chosen per call (``solver='auto'``): ``'lbfgs'`` (limited-
     memory BFGS on the full batch), ``'gd'`` (full-batch, accelerated),
-    ``'minibatch'`` (SGD with momentum), ``'adam'`` or ``'saga'``; each
-    converges to ``LogisticRegression``'s optimum. L1 and elastic net are
-    handled by a proximal (soft-thresholding) step for every solver, which
-    gives exact zeros.
+    ``'minibatch'`` (SGD with momentum), ``'adam'``, ``'saga'`` or
+    ``'newton'`` (Newton's steps, which do not care how the features are
+    scaled); each converges to ``LogisticRegression``'s optimum. L1 and
+    elastic net are handled by a proximal (soft-thresholding) step for
+    every solver, which gives exact zeros.
 
     Parameters
     ----------
@@ -91,14 +92,12 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         supported by :meth:`partial_fit`.
     solver : 'auto', str or Solver, default='auto'
         ``'auto'`` picks, for each call, the quickest way to the certificate:
-        ``'lbfgs'`` in :meth:`fit` (L2 or no penalty), ``'gd'`` in
-        :meth:`fit` with an L1 part (FISTA's proximal steps: the optimum's
-        exact zeros), ``'adam'`` in :meth:`partial_fit` (the streaming
-        optimizer); ``solver_`` says which ran. A ``partial_fit`` after a
-        ``fit`` goes on from the fitted coefficients with Adam's fresh
-        state. Otherwise a registered solver name, or a :class:`Solver`
-        instance (used as given: the estimator's solver hyperparameters are
-        then ignored).
+        in :meth:`fit` ``'newton'`` on raw features (dense columns whose
+        scales are over 10 times apart), else ``'lbfgs'``, or ``'gd'`` with
+        an L1 part (FISTA: exact zeros); ``'adam'`` in :meth:`partial_fit`;
+        ``solver_`` says which ran (rules: ``sklearn_adamlr._auto``); a
+        later ``partial_fit`` goes on with Adam's fresh state. Otherwise a
+        registered name, or a :class:`Solver` instance (used as given).
     learning_rate : 'auto' or float, default='auto'
         Base step size. ``'auto'`` asks the solver: ``1 / L`` for ``'gd'``
         (``L`` the Lipschitz constant of the gradient; ``gd`` then adapts its
@@ -106,7 +105,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         (``L_b`` the expected smoothness of a minibatch), 0.1 for
         ``'adam'``, ``1 / L_mean`` for ``'saga'`` (``L_mean`` the mean
         smoothness of one sample's loss) and for ``'lbfgs'``'s first step
-        (its later steps come from its line search); in :meth:`partial_fit`, with
+        (its later steps come from its line search), 1 for ``'newton'``
+        (the first trial of its line search); in :meth:`partial_fit`, with
         ``tol=None`` or with ``early_stopping``, where nothing halves the
         step, ``(1 - momentum) / L_b`` for ``'minibatch'``, 0.01 for
         ``'adam'`` and ``1 / (3 L_max)`` for ``'saga'``
@@ -148,7 +148,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         above ``tol`` raises a :class:`~sklearn.exceptions.ConvergenceWarning`
         that says how far it is. A small gradient does not bound the
         distance in objective where the objective is flat (nearly separable
-        classes): :func:`~sklearn_adamlr.duality_gap` bounds it. With
+        classes): :func:`~sklearn_adamlr.duality_gap` bounds it; ``'newton'``
+        also asks its step's model decrease to be at most 1e-8 of it. With
         ``early_stopping``, ``tol`` is the
         improvement of the validation score instead. None runs ``max_iter``
         epochs and measures nothing (the last iterate is returned).
@@ -486,7 +487,13 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         penalty = ElasticNet(alpha=alpha, l1_ratio=self.l1_ratio)
         name = self.solver
         if isinstance(name, str) and name == "auto":
-            name = choose_solver(self.l1_ratio, incremental)
+            name = choose_solver(
+                self.l1_ratio,
+                incremental,
+                inputs.X,
+                self.fit_intercept,
+                inputs.loss.n_outputs(len(inputs.classes_)),
+            )
         solver = get_solver(name, self.get_params())
         params, stream = start_stream(self, solver, inputs, incremental, first_call)
         problem, validation = self._problem(inputs, penalty, stream.rng)

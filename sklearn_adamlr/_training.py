@@ -129,8 +129,11 @@ class Loop:
         self.constant_rate = isinstance(schedule, Constant)
         self.rate_for_batch = rate_for_batch
         self.n_samples = problem.n_samples
-        # A solver with its own epoch on the data steps once per sample.
-        self.per_sample = capabilities_of(solver).data_epoch is not None
+        # A solver with its own epoch on the data steps once per sample,
+        # unless it steps on the full batch (one step an epoch).
+        self.per_sample = (
+            capabilities_of(solver).data_epoch is not None and not solver.full_batch
+        )
         self.mode = mode
         self.monitors = self.observers = ()
         self.stop = None

@@ -15,9 +15,11 @@ from sklearn_adamlr import (
     _dask,
     _engines,
     available_solvers,
+    get_solver,
     register_solver,
     unregister_solver,
 )
+from sklearn_adamlr.solvers._base import capabilities_of
 
 # mutmut (see docs/architecture.rst) imports this file twice in one process
 if "thirdparty_plain_sgd" in available_solvers():
@@ -37,6 +39,23 @@ class PlainSGD(Solver):
         params -= learning_rate * grad
         if prox is not None:
             prox(params, learning_rate)
+
+
+def per_sample(name):
+    """Whether the solver steps once per sample with its own epoch (saga)."""
+    solver = get_solver(name)
+    return capabilities_of(solver).data_epoch is not None and not solver.full_batch
+
+
+def has_compiled_path(name):
+    """Whether the solver runs compiled with numba (newton's cost is BLAS's)."""
+    epoch = capabilities_of(get_solver(name)).data_epoch
+    return getattr(epoch, "has_compiled_path", True)
+
+
+def compiled_solvers():
+    """The registered solvers that have a compiled path to compare."""
+    return [s for s in available_solvers() if has_compiled_path(s)]
 
 
 def standardized(load):

@@ -1,15 +1,19 @@
 """``solver='auto'``, the default: which solver for which call, and mixed calls."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 from conftest import standardized
 from scipy import sparse
-from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_adamlr import AdamLogisticRegression, available_solvers, get_solver
+from sklearn_adamlr._auto import choose_solver, scale_spread
+from sklearn_adamlr._loss import logistic_objective
+from sklearn_adamlr.solvers._newton import MATRIX_MAX
 
 X, Y = standardized(load_breast_cancer)
 
@@ -115,3 +119,48 @@ def test_the_default_warns_on_no_two_feature_subset_of_wine():
         if caught or not est.optimality_ <= est.tol:
             warned.append(pair)
     assert warned == []
+
+
+RAW_SETS = {
+    "breast_cancer": (load_breast_cancer, "newton"),
+    "wine": (load_wine, "newton"),
+    "iris": (load_iris, "lbfgs"),  # its columns' scales are 5.9 times apart
+    "digits": (load_digits, "newton"),  # its rare pixels: 545 times apart
+}
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0])
+@pytest.mark.parametrize("name", sorted(RAW_SETS))
+def test_the_default_lands_on_the_optimum_on_raw_data(name, C):
+    load, expected = RAW_SETS[name]
+    X, y = load(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = AdamLogisticRegression(C=C).fit(X, y)
+    assert est.solver_ == expected
+    ref = LogisticRegression(solver="newton-cholesky", C=C, tol=1e-12, max_iter=1000)
+    ref.fit(X, y)
+    value = logistic_objective(X, y, est.coef_, est.intercept_, C=C)
+    best = logistic_objective(X, y, ref.coef_, ref.intercept_, C=C)
+    # measured: at most 3e-10 (newton); lbfgs on raw iris 1.3e-6 at C=1
+    assert (value - best) / best <= 5e-6
+
+
+def test_raw_columns_are_told_apart_from_scaled_ones():
+    rng = np.random.RandomState(0)
+    Z = rng.normal(size=(5000, 4))
+    assert scale_spread(Z, True) < 1.2
+    assert scale_spread(Z * [1.0, 1.0, 1.0, 20.0], True) > 10
+    # a column far from zero is far from the intercept's scale too
+    assert scale_spread(Z + [0.0, 0.0, 30.0, 0.0], True) > 10
+    assert scale_spread(Z + [0.0, 0.0, 30.0, 0.0], False) < 40
+    # all-zero columns (digits' blank pixels) do not count
+    assert scale_spread(np.hstack([Z, np.zeros((5000, 1))]), True) < 1.2
+    # CSR data and partial_fit keep their rules whatever the scales
+    assert choose_solver(0.0, False, sparse.csr_matrix(Z * 1e3)) == "lbfgs"
+    assert choose_solver(0.0, True, Z * 1e3) == "adam"
+    # an L1 part: newton's proximal steps where its Hessian is a matrix
+    assert choose_solver(1.0, False, Z * 1e3) == "newton"
+    wide = rng.normal(size=(50, MATRIX_MAX)) * np.logspace(-2, 2, MATRIX_MAX)
+    assert choose_solver(1.0, False, wide) == "gd"
+    assert choose_solver(0.0, False, wide) == "newton"

@@ -46,9 +46,14 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
         assert f"| {model} |" in summary
     assert "scikit-learn" in summary and "Machine:" in summary
     assert "## Default parameters: time to a certified model" in summary
-    for model in ("LogisticRegression()", "AdamLogisticRegression()", "gd", "lbfgs",
-                  "minibatch", "adam", "saga"):  # fmt: skip
+    for model in ("LogisticRegression()", "AdamLogisticRegression() (lbfgs)", "gd",
+                  "lbfgs", "minibatch", "adam", "saga", "newton",
+                  "LogisticRegression(solver='newton-cholesky')"):  # fmt: skip
         assert f"standardized | {model} |" in summary
+    # raw features: the default runs newton, against newton-cholesky's time
+    assert "| breast cancer raw | AdamLogisticRegression() (newton) |" in summary
+    for name in ("breast cancer", "wine", "iris", "digits"):
+        assert f"AdamLogisticRegression() / newton-cholesky ({name} raw)" in summary
     # the default estimator against LogisticRegression(), on each data set
     assert "AdamLogisticRegression() / LogisticRegression() (dense" in summary
     assert "fastest default fit within 1e-3 and without a warning" in summary

@@ -7,6 +7,7 @@ samples: minibatching, shuffling and, on sparse data, the lazy and scaled
 paths then run under the checks too.
 """
 
+from conftest import per_sample
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_adamlr import AdamLogisticRegression, available_solvers, get_solver
@@ -45,7 +46,7 @@ def expected_failed_checks(estimator):
     (pyproject.toml), so a check that starts passing fails the suite until
     its marker goes.
     """
-    if capabilities_of(get_solver(estimator.solver)).data_epoch is not None:
+    if per_sample(estimator.solver):
         reason = (
             "one step per sample: a sample of weight 2 takes one step where "
             "its repetition takes two, so the iterates agree only to the "

@@ -25,7 +25,9 @@ DATASETS = {
     "iris": load_iris,
 }
 # every built-in solver (conftest's third-party one does not promise convergence)
-BUILT_IN = ["gd", "lbfgs", "minibatch", "adam", "saga"]
+# the first-order solvers: they stop short on raw data, and in 15 epochs
+FIRST_ORDER = ["gd", "lbfgs", "minibatch", "adam", "saga"]
+BUILT_IN = [*FIRST_ORDER, "newton"]
 _CACHE = {}
 
 
@@ -208,7 +210,7 @@ def fit_default_on(X, y, solver):
 
 
 @pytest.mark.parametrize("name", ["breast_cancer", "wine"])
-@pytest.mark.parametrize("solver", BUILT_IN)
+@pytest.mark.parametrize("solver", FIRST_ORDER)
 def test_raw_features_warn_and_name_the_scales(solver, name):
     X, _ = dataset(name, raw=True)
     rms = np.sqrt(np.mean(X**2, axis=0))
@@ -227,7 +229,7 @@ def test_raw_features_warn_and_name_the_scales(solver, name):
     assert "duality gap" not in messages[0]
 
 
-@pytest.mark.parametrize("solver", BUILT_IN)
+@pytest.mark.parametrize("solver", FIRST_ORDER)
 def test_a_fit_stopped_early_says_how_far_it_can_be(solver):
     X, y = dataset("breast_cancer")
     est = AdamLogisticRegression(solver=solver, max_iter=15, random_state=0)
@@ -238,22 +240,24 @@ def test_a_fit_stopped_early_says_how_far_it_can_be(solver):
     found = re.search(r"at most (\S+) \(relative\) above", str(caught[0].message))
     bound = float(found.group(1))
     # the bound, printed to 2 digits, covers the true distance and was 4.1
-    # (gd: 5.1e-2 for 1.25e-2) to 24 times it (saga: 0.19 for 8.1e-3),
-    # measured
+    # to 24 times it (saga: 0.19 for 8.1e-3), measured. gd returns its last
+    # iterate, measured when the fit stops short (Certificate.finish): 1.1e-2
+    # above the optimum, where before it returned the last extrapolated
+    # point it had measured (1.25e-2); the bound there is 0.52, 47 times.
     assert gap <= bound * 1.05
-    assert bound <= 30 * gap
+    assert bound <= (60 if solver == "gd" else 30) * gap
 
 
 def test_a_huge_constant_column_is_named():
     X, y = dataset("breast_cancer")
     X = np.hstack([X, np.full((len(y), 1), 1e6)])
-    with pytest.warns(ConvergenceWarning, match=r"columns 30 \(RMS 1e\+06\)"):
+    with pytest.warns(ConvergenceWarning, match=r"the largest columns are 30 \(RMS 1e\+06\)"):
         AdamLogisticRegression(solver="minibatch", max_iter=20, random_state=0).fit(
             X, y
         )
 
 
-@pytest.mark.parametrize("solver", BUILT_IN)
+@pytest.mark.parametrize("solver", FIRST_ORDER)
 def test_the_returned_model_is_never_worse_than_the_start(solver):
     # A step far too large: the iterates climb above the starting objective.
     X, y = dataset("breast_cancer", raw=True)

@@ -9,14 +9,13 @@ otherwise be compared with numpy).
 
 import numpy as np
 import pytest
-from conftest import REFERENCE, spy_engines
+from conftest import REFERENCE, compiled_solvers, spy_engines
 from scipy import sparse
 
 from sklearn_adamlr import (
     AdamLogisticRegression,
     _engines,
     _kernels,
-    available_solvers,
     get_solver,
 )
 from sklearn_adamlr._kernels import _numba
@@ -97,7 +96,7 @@ def test_float64_params_on_float32_data_take_the_reference():
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("fmt", ["dense", "csr"])
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
-@pytest.mark.parametrize("solver", available_solvers())
+@pytest.mark.parametrize("solver", compiled_solvers())
 def test_compiled_engine_ran_and_matches_the_reference(
     monkeypatch, solver, l1_ratio, fmt, n_classes
 ):

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import REFERENCE, spy_engines
+from conftest import REFERENCE, compiled_solvers, spy_engines
 from scipy import sparse
 from sklearn.datasets import make_classification
 
@@ -21,7 +21,7 @@ needs_numba = pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not insta
 
 
 @needs_numba
-@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("solver", compiled_solvers())
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("shuffle", [False, "blocks", True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import REFERENCE, spy_engines
+from conftest import REFERENCE, compiled_solvers, spy_engines
 from scipy import sparse
 from scipy.stats import hypergeom
 from sklearn.linear_model import LogisticRegression
@@ -55,7 +55,7 @@ def test_lazy_solvers_are_the_builtin_stochastic_ones():
 
 
 @needs_numba
-@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("solver", compiled_solvers())
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("shuffle", [False, "blocks", True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

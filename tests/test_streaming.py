@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ENGINES, standardized
+from conftest import ENGINES, per_sample, standardized
 from sklearn.datasets import load_iris, make_classification
 
 from sklearn_adamlr import (
@@ -17,7 +17,6 @@ from sklearn_adamlr import (
     fit_stream,
     get_solver,
 )
-from sklearn_adamlr.solvers._base import capabilities_of
 
 SOLVERS = available_solvers()
 X, Y = standardized(load_iris)
@@ -25,7 +24,7 @@ X, Y = standardized(load_iris)
 
 def _own_epoch(solver):
     """A solver with its own epoch: one step per sample, a constant step."""
-    return capabilities_of(get_solver(solver)).data_epoch is not None
+    return per_sample(solver)
 
 
 def _schedule(solver, schedule):

@@ -1,7 +1,7 @@
 """Solvers: the contract, the registry and the built-in solvers.
 
-Importing this package registers ``gd``, ``lbfgs``, ``minibatch``, ``adam`` and
-``saga``.
+Importing this package registers ``gd``, ``lbfgs``, ``minibatch``, ``adam``,
+``saga`` and ``newton``.
 """
 
 from ._adam import Adam
@@ -16,6 +16,7 @@ from ._base import (
 from ._gd import GradientDescent
 from ._lbfgs import LBFGS
 from ._minibatch import MinibatchSGD
+from ._newton import Newton
 from ._saga import Saga
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "GradientDescent",
     "LBFGS",
     "MinibatchSGD",
+    "Newton",
     "Saga",
     "Solver",
     "available_solvers",

@@ -1,0 +1,190 @@
+"""The curvature of the scaled objective at a point: its Hessian, products, diagonal.
+
+The objective is ``sum(sw * loss(z)) / sum(sw) + penalty`` with raw
+predictions ``z = X w + b`` (see :func:`~sklearn_adamlr._loss.objective`).
+Its Hessian in the packed parameters (rows: features, then the intercept;
+columns: outputs) is ``[X, 1]^T S [X, 1]`` with, for each sample, ``S`` the
+second derivative of its loss in ``z`` times ``sw / sum(sw)``, plus the L2
+strength on the coefficient rows:
+
+- binary: ``p (1 - p)`` with ``p = sigmoid(z)``;
+- multinomial: ``diag(p) - p p^T`` with ``p = softmax(z)``, a ``K x K``
+  block per sample, so the Hessian couples the outputs.
+
+:class:`Curvature` holds ``S`` at one point (from the raw predictions, no
+pass over ``X``) and gives the Hessian as a matrix, its product with a
+direction, and its diagonal, each in one pass over ``X`` in blocks of rows
+(a float32 or CSR ``X`` is never copied whole; each block is taken to
+float64). Everything is accumulated in float64.
+"""
+
+import numpy as np
+from scipy import sparse
+from scipy.special import expit, softmax
+
+# Rows per block: a block of 4,096 rows of 100 float64 features is 3 MB.
+_BLOCK = 4096
+
+
+def _blocks(X):
+    """``(rows, block)`` over ``X`` in float64, a block of rows at a time."""
+    n = X.shape[0]
+    for start in range(0, n, _BLOCK):
+        rows = slice(start, min(start + _BLOCK, n))
+        block = X[rows]
+        if sparse.issparse(block):
+            block = block.astype(np.float64).tocsr()
+        else:
+            block = np.asarray(block, dtype=np.float64)
+        yield rows, block
+
+
+class Curvature:
+    """The Hessian of the scaled objective at the point of ``raw``.
+
+    Parameters
+    ----------
+    problem : Problem
+    raw : ndarray of shape (n_samples, n_outputs)
+        The raw predictions at the point.
+
+    Attributes
+    ----------
+    n_outputs : int
+    n_params : int
+        ``n_features + fit_intercept``, the rows of the packed parameters.
+
+    Examples
+    --------
+    The binary Hessian at zero, where every ``p (1 - p)`` is 1/4:
+
+    >>> import numpy as np
+    >>> from sklearn_adamlr._hessian import Curvature
+    >>> from sklearn_adamlr._loss import BinaryLogLoss
+    >>> from sklearn_adamlr._penalties import ElasticNet
+    >>> from sklearn_adamlr._problem import Problem
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0]])
+    >>> problem = Problem(X, np.array([1.0, 0.0]), None, BinaryLogLoss(),
+    ...                   ElasticNet(alpha=0.5, l1_ratio=0.0), True)
+    >>> Curvature(problem, np.zeros((2, 1))).matrix()
+    array([[0.625, 0.   , 0.125],
+           [0.   , 1.   , 0.25 ],
+           [0.125, 0.25 , 0.25 ]])
+    """
+
+    def __init__(self, problem, raw):
+        self.X = problem.X
+        self.d = problem.n_features
+        self.fit_intercept = problem.fit_intercept
+        self.l2 = problem.penalty.l2
+        self.n_outputs = raw.shape[1]
+        self.n_params = self.d + int(self.fit_intercept)
+        scale = np.full(problem.n_samples, 1.0 / problem.weight_sum)
+        if problem.sample_weight is not None:
+            scale *= problem.sample_weight
+        raw = np.asarray(raw, dtype=np.float64)
+        if self.n_outputs == 1:
+            with np.errstate(under="ignore"):
+                p = expit(raw[:, 0])
+            # S itself: one weight per sample
+            self.weight = scale * p * (1.0 - p)
+        else:
+            with np.errstate(under="ignore"):
+                self.proba = softmax(raw, axis=1)
+            self.scale = scale
+
+    def _coupled(self, U, rows):
+        """``S U`` on ``rows``: each sample's ``S_i`` times its row of ``U``."""
+        if self.n_outputs == 1:
+            return U * self.weight[rows, None]
+        P = self.proba[rows]
+        PU = P * U
+        PU -= P * PU.sum(axis=1, keepdims=True)
+        PU *= self.scale[rows, None]
+        return PU
+
+    def matvec(self, V):
+        """``H V`` for a direction ``V`` shaped like the packed parameters.
+
+        Two products with ``X`` (``X V`` and ``X^T (S X V)``), block by block.
+        """
+        V = np.asarray(V, dtype=np.float64)
+        d = self.d
+        out = np.zeros_like(V)
+        for rows, B in _blocks(self.X):
+            U = np.asarray(B @ V[:d])
+            if self.fit_intercept:
+                U += V[d]
+            R = self._coupled(U, rows)
+            out[:d] += B.T @ R
+            if self.fit_intercept:
+                out[d] += R.sum(axis=0)
+        out[:d] += self.l2 * V[:d]
+        return out
+
+    def diagonal(self):
+        """The Hessian's diagonal, shaped like the packed parameters."""
+        d, k = self.d, self.n_outputs
+        out = np.zeros((self.n_params, k))
+        for rows, B in _blocks(self.X):
+            if self.n_outputs == 1:
+                s = self.weight[rows, None]
+            else:
+                P = self.proba[rows]
+                s = P * (1.0 - P) * self.scale[rows, None]
+            squares = B.multiply(B) if sparse.issparse(B) else B * B
+            out[:d] += squares.T @ s
+            if self.fit_intercept:
+                out[d] += s.sum(axis=0)
+        out[:d] += self.l2
+        return out
+
+    def matrix(self):
+        """The Hessian as a ``(n_params * n_outputs)`` square matrix.
+
+        Its rows and columns follow the packed parameters flattened in C
+        order (``params.reshape(-1)``). It costs ``n_samples * n_params^2``
+        times ``n_outputs (n_outputs + 1) / 2`` multiply-adds.
+        """
+        d, k, m = self.d, self.n_outputs, self.n_params
+        H = np.zeros((m, k, m, k))
+        for rows, B in _blocks(self.X):
+            for a in range(k):
+                for b in range(a, k):
+                    s = self._pair_weight(rows, a, b)
+                    block = self._weighted_gram(B, s)
+                    H[:, a, :, b] += block
+                    if b != a:
+                        H[:, b, :, a] += block.T
+        H = H.reshape(m * k, m * k)
+        coef_diag = np.arange(d * k)
+        H[coef_diag, coef_diag] += self.l2
+        return H
+
+    def _pair_weight(self, rows, a, b):
+        """The weights of the ``(a, b)`` output pair of ``S`` on ``rows``."""
+        if self.n_outputs == 1:
+            return self.weight[rows]
+        P = self.proba[rows]
+        s = -P[:, a] * P[:, b]
+        if a == b:
+            s += P[:, a]
+        return s * self.scale[rows]
+
+    def _weighted_gram(self, B, s):
+        """``[B, 1]^T diag(s) [B, 1]``, the intercept's row and column last."""
+        d = self.d
+        m = self.n_params
+        out = np.empty((m, m))
+        if sparse.issparse(B):
+            SB = B.multiply(s[:, None]).tocsr()
+            out[:d, :d] = (B.T @ SB).toarray()
+            column = np.asarray(SB.sum(axis=0)).ravel()
+        else:
+            SB = B * s[:, None]
+            out[:d, :d] = B.T @ SB
+            column = SB.sum(axis=0)
+        if self.fit_intercept:
+            out[d, :d] = out[:d, d] = column
+            out[d, d] = s.sum()
+        return out
