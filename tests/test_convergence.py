@@ -251,7 +251,8 @@ def test_a_fit_stopped_early_says_how_far_it_can_be(solver):
 def test_a_huge_constant_column_is_named():
     X, y = dataset("breast_cancer")
     X = np.hstack([X, np.full((len(y), 1), 1e6)])
-    with pytest.warns(ConvergenceWarning, match=r"the largest columns are 30 \(RMS 1e\+06\)"):
+    named = r"the largest columns are 30 \(RMS 1e\+06\)"
+    with pytest.warns(ConvergenceWarning, match=named):
         AdamLogisticRegression(solver="minibatch", max_iter=20, random_state=0).fit(
             X, y
         )
