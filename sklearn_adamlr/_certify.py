@@ -26,15 +26,6 @@ STALL_SHARE = 1e-4
 # with it, it ended at 1e-3 and reached the certificate.
 MIN_RATE_SCALE = 1e-3
 
-# Where the engine estimates the gap (a Newton step's model decrease, see
-# Engine.gap_estimate), a point is certified only when the estimate is at
-# most this share of its objective. Measured with solver='newton' on the
-# bundled sets (raw and standardized, C in {0.01, 1, 100}): on the gradient
-# alone, wine standardized at C=100 stopped 6.4e-3 above the optimum and raw
-# digits at C=100 5.4e-2; with the estimate, every fit ends below 1e-6 in
-# one to three more steps.
-GAP_SHARE = 1e-8
-
 
 class Certificate(Monitor):
     """The full-data objective and certificate of each epoch, the best point.
@@ -50,10 +41,12 @@ class Certificate(Monitor):
     the certificate is not met.
 
     Where the engine estimates the gap above the optimum
-    (``Engine.gap_estimate``, a Newton step's model decrease), a point is
-    certified only when that estimate is also at most ``GAP_SHARE`` of its
-    objective: where the objective is flat a small gradient is not a small
-    gap.
+    (``Engine.gap_estimate``: a Newton step's model decrease), a point is
+    certified only when that estimate is also at most ``Engine.gap_share``
+    of its objective: where the objective is flat a small gradient is not a
+    small gap. After an estimate above it, the next is taken once the
+    objective has fallen by half of it (each costs a sample's Hessian
+    solve); the points in between are not certified.
 
     ``stalled`` counts the epochs in a row without a new lowest objective,
     ``stalled_marked`` those without one lower by more than ``STALL_SHARE``
@@ -75,6 +68,10 @@ class Certificate(Monitor):
         # whether this epoch's certificate was measured by its own pass
         self.measured_now = False
         self._epoch = -1
+        # the objective below which the gap is estimated again (see _record)
+        self._check_below = np.inf
+        # the last estimate taken, and the objective where it was taken
+        self.gap = self.last_estimate = None
 
     def begin(self, loop):
         # The engine of the start measures every point, whatever batch the
@@ -116,10 +113,11 @@ class Certificate(Monitor):
             return Stop(
                 True, f"Converged: optimality {self.last:.3g} <= tol={self.tol}."
             )
-        if self.last <= self.tol:
+        if self.last <= self.tol and self.gap is not None:
             report.notes.append(
                 f"Gradient within tol, but the objective is flat: the "
-                f"estimated gap {self.gap:.3g} is above {GAP_SHARE:g} of it."
+                f"estimated gap {self.gap:.3g} is above "
+                f"{self._engine.gap_share:g} of it."
             )
         return None
 
@@ -133,6 +131,7 @@ class Certificate(Monitor):
             # (newton with max_iter=1 returned its start point without it).
             self.measure(loop.params)
         result.start_objective = self.start_objective
+        result.gap_estimate = self.last_estimate
         if result.converged:
             # The last point is certified: return it. A lower objective seen
             # before it differs by rounding, and its certificate need not be
@@ -154,11 +153,17 @@ class Certificate(Monitor):
             float(np.abs(self.gradient[d:]).max(initial=0.0)),
         )
         self.gap = None
-        if optimality <= self.tol:
-            self.gap = self._engine.gap_estimate(params)
-        self.certified = optimality <= self.tol and (
-            self.gap is None or self.gap <= GAP_SHARE * abs(value)
-        )
+        self.certified = optimality <= self.tol
+        if self.certified and value > self._check_below:
+            # still above where the last estimate said the gap was large
+            self.certified = False
+        elif self.certified:
+            self.gap = self._engine.gap_estimate(params, self.gradient)
+            if self.gap is not None:
+                self.last_estimate = (self.gap, value)
+                if self.gap > self._engine.gap_share * abs(value):
+                    self.certified = False
+                    self._check_below = value - 0.5 * self.gap
         self._epoch += 1
         self.last = optimality
         self.last_objective = value

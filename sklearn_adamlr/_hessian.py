@@ -22,8 +22,15 @@ import numpy as np
 from scipy import sparse
 from scipy.special import expit, softmax
 
+from ._loss import raw_prediction
+
 # Rows per block: a block of 4,096 rows of 100 float64 features is 3 MB.
 _BLOCK = 4096
+
+# Rows of the sample whose Hessian estimates a first-order fit's gap
+# (model_decrease): a Hessian is a mean over the rows, and a strided sample
+# of this many estimates it at a few milliseconds on any data.
+SAMPLE_ROWS = 8192
 
 
 def _blocks(X):
@@ -188,3 +195,129 @@ class Curvature:
             out[d, :d] = out[:d, d] = column
             out[d, d] = s.sum()
         return out
+
+
+def cg_step(curvature, grad, max_iter=200):
+    """``(-H^{-1} g, iterations)`` by conjugate gradients on ``H v`` products.
+
+    Preconditioned by the Hessian's diagonal (which undoes the columns'
+    scales), and stopped at a residual of ``min(0.5, sqrt(|g|_1)) |g|_1``
+    (scikit-learn's ``newton-cg`` rule): an inexact step near the start, an
+    exact one near the optimum.
+    """
+    diagonal = curvature.diagonal()
+    floor = max(float(diagonal.max()), 1.0) * 1e-12
+    M = np.maximum(diagonal, floor)
+    x = np.zeros_like(grad)
+    r = -grad
+    z = r / M
+    direction = z.copy()
+    rz = float(np.vdot(r, z))
+    g_norm = float(np.abs(grad).sum())
+    target = min(0.5, np.sqrt(g_norm)) * g_norm
+    for it in range(1, max_iter + 1):
+        Hp = curvature.matvec(direction)
+        curvature_along = float(np.vdot(direction, Hp))
+        if not curvature_along > 0.0:
+            if it == 1:
+                x = z
+            break
+        a = rz / curvature_along
+        x += a * direction
+        r -= a * Hp
+        if float(np.abs(r).sum()) <= target:
+            break
+        z = r / M
+        rz_new = float(np.vdot(r, z))
+        direction *= rz_new / rz
+        direction += z
+        rz = rz_new
+    return x, it
+
+
+def min_norm_subgradient(params, grad, penalty, n_features):
+    """The minimum-norm subgradient of the objective (``grad``: its smooth part)."""
+    if not penalty.has_prox:
+        return grad
+    d, l1 = n_features, penalty.l1
+    coef, g = params[:d], grad[:d]
+    out = grad.astype(np.float64)
+    out[:d] = np.where(
+        coef != 0,
+        g + l1 * np.sign(coef),
+        np.sign(g) * np.maximum(np.abs(g) - l1, 0.0),
+    )
+    return out
+
+
+def model_decrease(problem, params, grad):
+    """``s^T H^-1 s / 2``: what a Newton step from ``params`` would gain.
+
+    ``s`` is the minimum-norm subgradient (the gradient without an L1 part)
+    and ``H`` the Hessian of the objective's smooth part on a strided sample
+    of at most ``SAMPLE_ROWS`` rows (all of them on smaller data), solved by
+    :func:`cg_step`. Half the squared Newton decrement: near the optimum,
+    an estimate of the gap above it that a small gradient does not give
+    where the objective is flat. None for data not in memory.
+    """
+    X = problem.X
+    if not (isinstance(X, np.ndarray) or sparse.issparse(X)):
+        return None
+    n, d = problem.n_samples, problem.n_features
+    step = max(1, n // SAMPLE_ROWS)
+    rows = slice(None, None, step)
+    sw = problem.sample_weight
+    sample = type(problem)(
+        X[rows], problem.target[rows], None if sw is None else sw[rows],
+        problem.loss, problem.penalty, problem.fit_intercept,
+    )  # fmt: skip
+    if sample.weight_sum <= 0:
+        return None
+    raw = raw_prediction(sample.X, params, d)
+    s = min_norm_subgradient(params, grad, problem.penalty, d).astype(np.float64)
+    curvature = Curvature(sample, raw)
+    if problem.penalty.has_prox:
+        curvature, s = _active_part(curvature, params, s, problem.penalty, d)
+    # (the softmax's free directions, where H is singular, are orthogonal to
+    # s: whatever CG leaves there does not change s^T direction)
+    direction, _ = cg_step(curvature, s)
+    return max(-0.5 * float(np.vdot(s, direction)), 0.0)
+
+
+def _active_part(curvature, params, s, penalty, d):
+    """The Hessian and subgradient on the coordinates an L1 step would move.
+
+    The L1 part is not smooth at zero: a Newton step there is a proximal
+    one, which keeps at zero a coefficient whose subgradient is zero
+    (``|grad| <= l1``). Its model decrease is the one on the others: the
+    non-zero coefficients, those that would leave zero, and the
+    intercepts. Along a row of all-active coefficients without an L2 part
+    the softmax has no curvature, and the L1 part is what bounds the step:
+    the model's share of ``s`` along it (its mean over the classes) is
+    dropped.
+    """
+    active = s != 0
+    active[:d] |= params[:d] != 0
+    active[d:] = True
+    s = np.where(active, s, 0.0)
+    if s.shape[1] > 1:
+        free = active.all(axis=1)
+        if penalty.l2 > 0:
+            free[:d] = False
+        s[free] -= s[free].mean(axis=1, keepdims=True)
+    return _Restricted(curvature, active), s
+
+
+class _Restricted:
+    """``H`` on the ``active`` coordinates, the identity on the others."""
+
+    def __init__(self, curvature, active):
+        self.curvature = curvature
+        self.active = active
+
+    def matvec(self, V):
+        out = self.curvature.matvec(np.where(self.active, V, 0.0))
+        return np.where(self.active, out, V)
+
+    def diagonal(self):
+        return np.where(self.active, self.curvature.diagonal(), 1.0)

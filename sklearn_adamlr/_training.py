@@ -61,6 +61,10 @@ class TrainingResult:
         The full objective at the returned parameters (None when not measured).
     start_objective : float or None
         The full objective where the call started (None when not measured).
+    gap_estimate : tuple of float or None
+        The last estimate of the gap above the optimum (see
+        ``Engine.gap_estimate``) and the objective where it was taken; None
+        when none was taken.
     rate_scale : float
         The factor on the step size at the end of the call.
     state : object
@@ -78,6 +82,7 @@ class TrainingResult:
     optimality: float | None = None
     objective: float | None = None
     start_objective: float | None = None
+    gap_estimate: tuple | None = None
     rate_scale: float = 1.0
     state: object = None
 

@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from sklearn_adamlr import (
     Solver,
@@ -20,6 +21,11 @@ from sklearn_adamlr import (
     unregister_solver,
 )
 from sklearn_adamlr.solvers._base import capabilities_of
+
+# One BLAS and OpenMP thread per test process: pytest-xdist already runs a
+# process per core, and two threads each on 2 cores made scikit-learn's
+# references crawl (lbfgs to tol=1e-12 on digits: 3.7 s, 0.11 s on one).
+threadpool_limits(1)
 
 # mutmut (see docs/architecture.rst) imports this file twice in one process
 if "thirdparty_plain_sgd" in available_solvers():

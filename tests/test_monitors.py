@@ -448,8 +448,13 @@ def test_the_verbose_log_prints_the_notes_the_epoch_and_the_stop(capsys):
 
 
 def _recording_certificate(values, tol=1e-3):
-    """A Certificate fed ``(objective, max-abs gradient)`` pairs, as measures."""
+    """A Certificate fed ``(objective, max-abs gradient)`` pairs, as measures.
+
+    The points are stand-ins (the epoch's number everywhere), so the engine
+    has no gap estimate: the gradient decides alone.
+    """
     loop = _loop(tol=tol)
+    loop.engine.gap_estimate = lambda point, gradient: None
     cert = Certificate(tol=tol)
     cert._engine, cert._d = loop.engine, D
     cert.gradient = np.zeros((D + 1, 1))
@@ -553,3 +558,59 @@ def test_the_certificate_never_thresholds_the_intercepts_gradient():
     cert.gradient[D] = 0.0
     cert._record(np.zeros((D + 1, 1)), 1.0)
     assert cert.last == 0.0
+
+
+def test_the_certificate_asks_the_gap_estimate_where_the_gradient_is_small():
+    estimates = iter([0.2, 1e-6])
+    asked = []
+
+    def gap_estimate(point, gradient):
+        asked.append(float(point[0, 0]))
+        return next(estimates)
+
+    loop = _loop(tol=1e-3)
+    loop.engine.gap_estimate = gap_estimate
+    loop.engine.gap_share = 1e-4
+    cert = Certificate(tol=1e-3)
+    cert._engine, cert._d = loop.engine, D
+    cert.gradient = np.zeros((D + 1, 1))
+    cert.point = np.full((D + 1, 1), np.nan)
+    certified = []
+    # (objective, max-abs gradient) of epochs 0 to 3
+    for epoch, (value, g) in enumerate(
+        [(1.0, 0.1), (0.5, 1e-4), (0.45, 1e-4), (0.3, 1e-4)]
+    ):
+        cert.gradient[0] = g
+        cert._record(np.full((D + 1, 1), float(epoch)), value)
+        certified.append(cert.certified)
+    # epoch 0: the gradient is large, nothing asked; epoch 1: 0.2 is above
+    # 1e-4 of 0.5; epoch 2: 0.45 is above 0.5 - 0.2 / 2, not asked again;
+    # epoch 3: 1e-6 is below 1e-4 of 0.3
+    assert certified == [False, False, False, True]
+    assert asked == [1.0, 3.0]
+    result = SimpleNamespace(converged=True, n_epochs=3, best_params=None)
+    cert.finish(loop, result)
+    assert result.gap_estimate == (1e-6, 0.3)
+    # an engine without an estimate (data not in memory): the gradient alone
+    cert, _ = _recording_certificate([(1.0, 1e-4)], tol=1e-3)
+    assert cert.certified
+
+
+def test_the_verbose_note_says_the_objective_is_flat():
+    loop = _loop(tol=1e-3)
+    loop.engine.gap_estimate = lambda point, gradient: 0.2
+    loop.engine.gap_share = 1e-4
+    cert = Certificate(tol=1e-3)
+    cert._engine, cert._d = loop.engine, D
+    cert.gradient = np.zeros((D + 1, 1))
+    cert.point = np.full((D + 1, 1), np.nan)
+    cert.gradient[0] = 1e-4
+    cert._record(np.zeros((D + 1, 1)), 0.5)
+    cert.observed = False
+    cert.measure = lambda params: None
+    report = _report()
+    assert cert.after_epoch(loop, report) is None
+    assert report.notes == [
+        "Gradient within tol, but the objective is flat: the estimated gap "
+        "0.2 is above 0.0001 of it."
+    ]

@@ -6,7 +6,9 @@ finite differences of that objective's gradient, and scikit-learn's
 ``newton-cholesky`` at ``tol=1e-12`` for the optimum.
 """
 
+import functools
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -14,12 +16,19 @@ import pytest
 from conftest import standardized
 from scipy import sparse
 from scipy.special import logsumexp, softmax
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_classification,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_adamlr import AdamLogisticRegression
-from sklearn_adamlr._hessian import Curvature
+from sklearn_adamlr import _hessian as _newton_hessian_module
+from sklearn_adamlr._hessian import Curvature, model_decrease
 from sklearn_adamlr._loss import loss_for
 from sklearn_adamlr._penalties import ElasticNet
 from sklearn_adamlr._problem import Problem
@@ -156,8 +165,10 @@ def test_newton_lands_on_newton_cholesky(case, hessian):
         sw = sw * np.where(y == 0, 2.0, 0.5)
     gap = relative_gap(est, X, y, 1.0, sw, fit_intercept)
     # measured: at most 1.5e-9 (multinomial; the certificate's gap estimate
-    # stops at GAP_SHARE=1e-8 of the objective), 1.1e-10 with weights
-    assert gap <= 1e-8
+    # stops at 1e-8 of the objective), 1.1e-10 with weights. float32 data
+    # are another problem (X rounded), whose optimum is 2.9e-8 from the
+    # float64 one's here.
+    assert gap <= (1e-7 if case == "float32" else 1e-8)
 
 
 @pytest.mark.parametrize("name", sorted(RAW))
@@ -229,9 +240,7 @@ def test_a_small_gradient_on_a_flat_objective_is_not_a_small_gap(monkeypatch):
     # measured 1.1e-13 with the gap estimate
     assert relative_gap(est, X, y, 100.0) <= 1e-10
     # on the gradient alone the same fit stops far above the optimum
-    from sklearn_adamlr import _certify
-
-    monkeypatch.setattr(_certify, "GAP_SHARE", np.inf)
+    monkeypatch.setattr(_newton.NewtonEpoch, "gap_share", np.inf)
     short = AdamLogisticRegression(solver="newton", C=100.0).fit(X, y)
     assert short.optimality_ <= short.tol
     assert relative_gap(short, X, y, 100.0) > 1e-3  # measured 6.4e-3
@@ -305,3 +314,144 @@ def test_newton_on_raw_digits():
     est = AdamLogisticRegression(solver="newton").fit(X, y)
     # measured 4e-10 in 17 steps (cg form: 650 parameters exceed MATRIX_MAX)
     assert relative_gap(est, X, y) <= 1e-8
+
+
+# ------------------------------------- the first-order fits' gap estimate
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_model_decrease_is_half_the_squared_newton_decrement(n_classes):
+    X, y = standardized(load_breast_cancer if n_classes == 2 else load_wine)
+    problem = _problem(X, y, 100.0)
+    fit = AdamLogisticRegression(solver="newton", C=100.0, tol=1e-10).fit(X, y)
+    # near the optimum, where the certificate asks (CG solves to a residual
+    # of sqrt(|g|_1) |g|_1: far from it the estimate is rough)
+    optimum = np.vstack([fit.coef_.T, fit.intercept_[None, :]])
+    if n_classes == 2:
+        optimum = optimum[:, :1]
+    params = optimum + 1e-3 * np.random.RandomState(0).normal(size=optimum.shape)
+    grad = _gradient(X, y, params, 100.0, None, True)
+    raw = X @ params[:-1] + params[-1]
+    H = Curvature(problem, raw).matrix()
+    # least squares: the softmax's Hessian is singular along its free sums
+    expected = 0.5 * grad.ravel() @ np.linalg.lstsq(H, grad.ravel(), rcond=None)[0]
+    estimate = model_decrease(problem, params, grad)
+    # CG's residual rule leaves a relative error, measured 2e-4 and 6e-3
+    assert estimate == pytest.approx(expected, rel=2e-2)
+
+
+def test_the_model_decrease_samples_the_rows_of_large_data():
+    X, y = make_classification(
+        n_samples=100_000, n_features=10, n_informative=6, random_state=0
+    )
+    problem = _problem(X, y, 1.0)
+    fit = AdamLogisticRegression(solver="newton", tol=1e-10).fit(X, y)
+    optimum = np.append(fit.coef_.ravel(), fit.intercept_)[:, None]
+    params = optimum + 1e-3 * np.random.RandomState(1).normal(size=(11, 1))
+    grad = _gradient(X, y, params, 1.0, None, True)
+    raw = X @ params[:-1] + params[-1]
+    H = Curvature(problem, raw).matrix()
+    exact = 0.5 * grad.ravel() @ np.linalg.solve(H, grad.ravel())
+    # 8,192 of the 100,000 rows: measured 3% from the whole data's
+    assert model_decrease(problem, params, grad) == pytest.approx(exact, rel=0.1)
+    assert _newton_hessian_module.SAMPLE_ROWS < 100_000 / 10
+
+
+FLAT_SOLVERS = ["auto", "adam", "minibatch", "gd", "lbfgs", "newton"]
+
+
+_LOADERS = {
+    "breast_cancer": load_breast_cancer,
+    "wine": load_wine,
+    "iris": load_iris,
+    "digits": load_digits,
+}
+
+
+@functools.cache
+def _flat_case(name, weighted):
+    """Standardized data, weights, and sklearn's optimal objective at C=100."""
+    X, y = standardized(_LOADERS[name])
+    sw = None
+    if weighted:
+        sw = np.random.RandomState(0).randint(1, 4, size=len(y)).astype(float)
+    return X, y, sw, sklearn_optimum(X, y, 100.0, sw)
+
+
+def _fit_at_c100(name, solver, weighted):
+    X, y, sw, best = _flat_case(name, weighted)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = AdamLogisticRegression(solver=solver, C=100.0, random_state=0)
+        est.fit(X, y, sample_weight=sw)
+    warned = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    value = objective(X, y, est.coef_, est.intercept_, 100.0, sw)
+    return (value - best) / abs(best), warned
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("solver", FLAT_SOLVERS)
+@pytest.mark.parametrize("name", ["breast_cancer", "wine", "iris"])
+def test_no_silent_miss_where_the_objective_is_flat(name, solver, weighted):
+    # Before the gap estimate, 19 of the 96 default fits of the bundled sets
+    # (adam, minibatch, gd, lbfgs; C in {0.01, 1, 100}; weights or not) ended
+    # more than 1e-3 above the optimum without a warning, 16 of them at
+    # C=100 (wine's lbfgs 1.6e-2, digits' 0.15); after it, none.
+    gap, warned = _fit_at_c100(name, solver, weighted)
+    if not warned:
+        assert gap <= 1e-3  # measured: at most 9.9e-5 (iris, lbfgs, weights)
+    else:
+        # adam at C=100 stops at max_iter, and says how far it can be
+        assert "(relative) above the optimum" in str(warned[0].message)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("solver", FLAT_SOLVERS)
+def test_no_silent_miss_on_digits_at_c100(solver, weighted):
+    gap, warned = _fit_at_c100("digits", solver, weighted)
+    assert gap <= 1e-3 or warned  # lbfgs measured 6e-5 where it was 0.12
+    if warned:
+        message = str(warned[0].message)
+        assert "objective is flat" in message and "solver='newton'" in message
+        # the estimate quoted is within a factor 2 of the true gap
+        quoted = float(re.search(r"about (\S+) \(relative\)", message).group(1))
+        assert gap / 2 <= quoted <= 2 * gap
+
+
+def _raw_fit(name, solver):
+    X, y = _LOADERS[name](return_X_y=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = AdamLogisticRegression(solver=solver, random_state=0).fit(X, y)
+    warned = [str(w.message) for w in caught if w.category is ConvergenceWarning]
+    return relative_gap(est, X, y), warned
+
+
+RAW_SOLVERS = ["auto", "gd", "lbfgs", "minibatch", "adam", "saga", "newton"]
+
+
+@pytest.mark.parametrize("solver", RAW_SOLVERS)
+@pytest.mark.parametrize("name", ["breast_cancer", "wine", "iris"])
+def test_raw_data_lands_or_the_warning_names_the_cure(name, solver):
+    gap, warned = _raw_fit(name, solver)
+    if not warned:
+        assert gap <= 1e-3  # measured: at most 1.3e-6 (lbfgs on raw iris)
+        return
+    # the cure: standardize, or newton's steps; not another first-order one
+    assert "StandardScaler" in warned[0] and "solver='newton'" in warned[0]
+    assert "solver='gd'" not in warned[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solver", RAW_SOLVERS)
+def test_raw_digits_lands_or_the_warning_names_the_cure(solver):
+    # gd and lbfgs met tol on the gradient alone 5.0e-2 and 1.9e-2 above the
+    # optimum, silently; the gap estimate sends them on to max_iter and the
+    # warning, and the default runs newton (4e-10)
+    gap, warned = _raw_fit("digits", solver)
+    assert gap <= 1e-3 or (
+        "StandardScaler" in warned[0] and "solver='newton'" in warned[0]
+    )
+    if solver in ("auto", "newton"):
+        assert not warned and gap <= 1e-8

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from .._hessian import Curvature
+from .._hessian import Curvature, cg_step
 from .._loss import gradient_from_raw, raw_prediction
 from ._base import Capabilities, Solver, register_solver
 
@@ -166,6 +166,13 @@ class NewtonEpoch:
     observes_full_batch = True
     # numpy's BLAS is the whole cost: there is no compiled path to choose
     has_compiled_path = False
+    # A point is certified only when its step's model decrease is at most
+    # this share of the objective too (see Certificate). Measured on the
+    # bundled sets (raw and standardized, C in {0.01, 1, 100}): on the
+    # gradient alone, wine standardized at C=100 stopped 6.4e-3 above the
+    # optimum and raw digits at C=100 5.4e-2; with it, every fit ends below
+    # 1e-8 in one to three more steps.
+    gap_share = 1e-8
 
     def __init__(self, solver, problem, params, compiled):
         self.solver = solver
@@ -333,44 +340,6 @@ def matrix_step(curvature, grad, free_rows):
     if not np.isfinite(step).all():
         step = -g / np.maximum(np.diag(H), np.finfo(float).tiny)
     return step.reshape(grad.shape)
-
-
-def cg_step(curvature, grad, max_iter=200):
-    """``(-H^{-1} g, iterations)`` by conjugate gradients on ``H v`` products.
-
-    Preconditioned by the Hessian's diagonal (which undoes the columns'
-    scales), and stopped at a residual of ``min(0.5, sqrt(|g|_1)) |g|_1``
-    (scikit-learn's ``newton-cg`` rule): an inexact step near the start, an
-    exact one near the optimum.
-    """
-    diagonal = curvature.diagonal()
-    floor = max(float(diagonal.max()), 1.0) * 1e-12
-    M = np.maximum(diagonal, floor)
-    x = np.zeros_like(grad)
-    r = -grad
-    z = r / M
-    direction = z.copy()
-    rz = float(np.vdot(r, z))
-    g_norm = float(np.abs(grad).sum())
-    target = min(0.5, np.sqrt(g_norm)) * g_norm
-    for it in range(1, max_iter + 1):
-        Hp = curvature.matvec(direction)
-        curvature_along = float(np.vdot(direction, Hp))
-        if not curvature_along > 0.0:
-            if it == 1:
-                x = z
-            break
-        a = rz / curvature_along
-        x += a * direction
-        r -= a * Hp
-        if float(np.abs(r).sum()) <= target:
-            break
-        z = r / M
-        rz_new = float(np.vdot(r, z))
-        direction *= rz_new / rz
-        direction += z
-        rz = rz_new
-    return x, it
 
 
 def prox_newton_step(H, g, w, l1, max_sweeps=100):
