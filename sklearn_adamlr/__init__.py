@@ -7,6 +7,7 @@ solvers and ``partial_fit`` that resumes exactly.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._cv import AdamLogisticRegressionCV
 from ._duality import duality_gap
 from ._estimator import AdamLogisticRegression
 from ._loss import logistic_objective
@@ -30,6 +31,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "AdamLogisticRegressionCV",
     "AdamLogisticRegression",
     "Capabilities",
     "Constant",

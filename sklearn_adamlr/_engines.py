@@ -447,6 +447,25 @@ class DataEpochEngine(Engine):
         return loss_sum, self._penalty_after(params)
 
 
+def _blas_pays(problem, solver, params):
+    """Whether numpy's matrix products beat the compiled full-batch epoch.
+
+    For three or more classes on dense data with many features and few
+    rows. Measured, gd epochs, one thread (compiled / numpy): digits (1,797
+    x 64, 10 classes) 0.69 / 0.38 ms, 20,000 x 20 with 3 classes 2.3 / 1.8
+    ms, 100,000 x 100 with 3 classes 25 / 25 ms and with 10 classes 28 / 31
+    ms; iris and wine (4 and 13 features) 0.06 / 0.08 ms; two classes, the
+    kernel everywhere (100,000 x 100: 4.6 / 10.0 ms).
+    """
+    return (
+        solver.full_batch
+        and params.shape[1] >= 3
+        and not sparse.issparse(problem.X)
+        and problem.n_features >= 16
+        and problem.n_samples <= 50_000
+    )
+
+
 def make_engine(problem, solver, params, batch_size, shuffle):
     """The engine for this problem and solver: the one place that chooses.
 
@@ -477,7 +496,7 @@ def make_engine(problem, solver, params, batch_size, shuffle):
         return DataEpochEngine(problem, solver, params, batch_size)
     X = problem.X
     is_sparse = sparse.issparse(X)
-    compiled = _kernels.supports(X, params)
+    compiled = _kernels.supports(X, params) and not _blas_pays(problem, solver, params)
     # A linear solver without a prox takes the dense method's steps; on CSR
     # data the compiled path runs them in scaled coordinates at the cost of
     # lazy ones (see _kernels.LinearKernel). Without numba it takes them

@@ -493,6 +493,7 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
                 inputs.X,
                 self.fit_intercept,
                 inputs.loss.n_outputs(len(inputs.classes_)),
+                alpha=alpha,
             )
         solver = get_solver(name, self.get_params())
         params, stream = start_stream(self, solver, inputs, incremental, first_call)

@@ -32,6 +32,9 @@ _BLOCK = 4096
 # of this many estimates it at a few milliseconds on any data.
 SAMPLE_ROWS = 8192
 
+# The conjugate gradients' relative residual in model_decrease.
+_ESTIMATE_RTOL = 0.1
+
 
 def _blocks(X):
     """``(rows, block)`` over ``X`` in float64, a block of rows at a time."""
@@ -197,24 +200,25 @@ class Curvature:
         return out
 
 
-def cg_step(curvature, grad, max_iter=200):
+def cg_step(curvature, grad, max_iter=200, rtol=None):
     """``(-H^{-1} g, iterations)`` by conjugate gradients on ``H v`` products.
 
     Preconditioned by the Hessian's diagonal (which undoes the columns'
     scales), and stopped at a residual of ``min(0.5, sqrt(|g|_1)) |g|_1``
-    (scikit-learn's ``newton-cg`` rule): an inexact step near the start, an
-    exact one near the optimum.
+    (scikit-learn's ``newton-cg`` rule: an inexact step near the start, an
+    exact one near the optimum), or of ``rtol |g|_1`` when given.
     """
     diagonal = curvature.diagonal()
     floor = max(float(diagonal.max()), 1.0) * 1e-12
     M = np.maximum(diagonal, floor)
+    g_norm = float(np.abs(grad).sum())
+    target = (min(0.5, np.sqrt(g_norm)) if rtol is None else rtol) * g_norm
     x = np.zeros_like(grad)
     r = -grad
     z = r / M
     direction = z.copy()
     rz = float(np.vdot(r, z))
-    g_norm = float(np.abs(grad).sum())
-    target = min(0.5, np.sqrt(g_norm)) * g_norm
+    it = 0
     for it in range(1, max_iter + 1):
         Hp = curvature.matvec(direction)
         curvature_along = float(np.vdot(direction, Hp))
@@ -280,7 +284,11 @@ def model_decrease(problem, params, grad):
         curvature, s = _active_part(curvature, params, s, problem.penalty, d)
     # (the softmax's free directions, where H is singular, are orthogonal to
     # s: whatever CG leaves there does not change s^T direction)
-    direction, _ = cg_step(curvature, s)
+    # An estimate to a few percent is all the certificate needs: a residual
+    # of 1e-1 leaves an error of about its square. Measured on digits at
+    # C=100 (1,797 rows, 650 parameters): 14 to 40 products where the
+    # Newton step's forcing rule took up to 200.
+    direction, _ = cg_step(curvature, s, max_iter=100, rtol=_ESTIMATE_RTOL)
     return max(-0.5 * float(np.vdot(s, direction)), 0.0)
 
 

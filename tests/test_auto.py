@@ -26,7 +26,11 @@ X, Y = standardized(load_breast_cancer)
         ({}, "float32", "lbfgs"),
         ({"l1_ratio": 1.0}, "dense", "gd"),
         ({"l1_ratio": 0.5}, "csr", "gd"),
-        ({"C": np.inf}, "dense", "lbfgs"),
+        # a weak penalty, a few parameters: newton (see _auto.WEAK_PENALTY)
+        ({"C": np.inf}, "dense", "newton"),
+        ({"C": 100.0}, "csr", "newton"),
+        ({"C": 100.0, "l1_ratio": 1.0}, "dense", "newton"),
+        ({"C": 10.0}, "dense", "lbfgs"),  # alpha 1.8e-4
     ],
 )
 def test_fit_chooses_lbfgs_or_gd_with_an_l1_part(params, data, expected):

@@ -336,8 +336,9 @@ def test_the_model_decrease_is_half_the_squared_newton_decrement(n_classes):
     # least squares: the softmax's Hessian is singular along its free sums
     expected = 0.5 * grad.ravel() @ np.linalg.lstsq(H, grad.ravel(), rcond=None)[0]
     estimate = model_decrease(problem, params, grad)
-    # CG's residual rule leaves a relative error, measured 2e-4 and 6e-3
-    assert estimate == pytest.approx(expected, rel=2e-2)
+    # CG stops at a residual of 0.1 of s: it underestimates, measured by 11%
+    # (two classes) and 8% (three)
+    assert 0.8 * expected <= estimate <= expected
 
 
 def test_the_model_decrease_samples_the_rows_of_large_data():

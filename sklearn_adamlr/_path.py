@@ -1,0 +1,136 @@
+"""A regularization path: fits over increasing ``C``, each from the one before.
+
+:func:`fit_path` trains the plain estimator's problem (:class:`Problem`, the
+loop of :func:`~sklearn_adamlr._training.train`, the registered solvers) at
+each ``C`` in turn, from the strongest penalty to the weakest, starting each
+fit from the previous one's solution. The solver's state starts afresh at
+each ``C`` (an L-BFGS memory holds the curvature of another objective; a
+Newton step keeps nothing but its start point).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._auto import choose_solver
+from ._penalties import ElasticNet
+from ._problem import Problem, step_size
+from ._schedules import make_schedule
+from ._training import train
+from .solvers import get_solver
+
+
+@dataclass
+class PathFit:
+    """The fits of one path.
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_cs, n_params, n_outputs)
+        The packed parameters at each ``C`` (features, then the intercept).
+    n_iter : ndarray of shape (n_cs,)
+        Epochs of each fit.
+    converged : ndarray of shape (n_cs,) of bool
+    solvers : list of str
+        The solver that ran at each ``C``.
+    """
+
+    params: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    solvers: list
+
+
+def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
+             start=None):  # fmt: skip
+    """Fit ``template``'s model at each of ``Cs``, in order, warm-started.
+
+    Parameters
+    ----------
+    template : AdamLogisticRegression
+        Its solver, tolerance, step and data parameters are used (its ``C``
+        and ``l1_ratio`` are not).
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+    target : ndarray of shape (n_samples,)
+        Encoded targets (see the loss's ``encode``).
+    sample_weight : ndarray of shape (n_samples,) or None
+        Sample weights times class weights.
+    loss : BinaryLogLoss or MultinomialLogLoss
+    n_classes : int
+    Cs : sequence of float
+        In the order to fit them: increasing, for a path from the strongest
+        penalty.
+    l1_ratio : float
+    start : ndarray of shape (n_params, n_outputs), default=None
+        The first fit's start (zeros by default).
+
+    Returns
+    -------
+    path : PathFit
+    """
+    n, d = X.shape
+    k = loss.n_outputs(n_classes)
+    fit_intercept = template.fit_intercept
+    shape = (d + int(fit_intercept), k)
+    params = np.zeros(shape, dtype=X.dtype)
+    if start is not None:
+        params[...] = start
+    W = float(n) if sample_weight is None else float(sample_weight.sum())
+    batch_size = min(200, n) if template.batch_size == "auto" else template.batch_size
+    fits = np.empty((len(Cs),) + shape, dtype=X.dtype)
+    n_iter = np.zeros(len(Cs), dtype=int)
+    converged = np.zeros(len(Cs), dtype=bool)
+    solvers = []
+    name = template.solver
+    if isinstance(name, str) and name == "auto":
+        name = choose_solver(l1_ratio, False, X, fit_intercept, k, path=True)
+    hyper = template.get_params()
+    for i, C in enumerate(Cs):
+        if i >= 2 and np.all(np.isfinite(Cs[i - 2 : i + 1])):
+            # The start: the last two solutions' line, extrapolated in log C.
+            # Measured on 5 folds x 10 Cs of standardized data, one thread:
+            # breast_cancer 40 -> 36 ms (newton), wine 61 -> 45 ms, digits
+            # 2.4 -> 1.6 s (newton) and 2.6 -> 1.6 s (lbfgs).
+            ratio = np.log(C / Cs[i - 1]) / np.log(Cs[i - 1] / Cs[i - 2])
+            params += ratio * (fits[i - 1] - fits[i - 2])
+        alpha = 0.0 if np.isinf(C) else 1.0 / (C * W)
+        penalty = ElasticNet(alpha=alpha, l1_ratio=l1_ratio)
+        problem = Problem(X, target, sample_weight, loss, penalty, fit_intercept)
+        solver = get_solver(name, hyper)
+        learning_rate, rate_for_batch = step_size(
+            template, solver, problem, batch_size, False, True
+        )
+        result = train(
+            problem,
+            params,
+            solver,
+            solver.init_state(params),
+            learning_rate=learning_rate,
+            schedule=make_schedule(template.schedule, template.power_t),
+            t=0,
+            max_epochs=template.max_iter,
+            batch_size=batch_size,
+            shuffle=template.shuffle,
+            rng=check_random_state(template.random_state),
+            tol=template.tol,
+            n_iter_no_change=template.n_iter_no_change,
+            rate_for_batch=rate_for_batch,
+        )
+        if result.best_params is not None:
+            params[...] = result.best_params
+        fits[i] = params
+        n_iter[i] = result.n_epochs
+        converged[i] = result.converged
+        solvers.append(getattr(solver, "name", type(solver).__name__))
+    return PathFit(fits, n_iter, converged, solvers)
+
+
+def unpack(params, n_features, fit_intercept):
+    """``(coef_, intercept_)`` of packed parameters."""
+    coef = np.ascontiguousarray(params[:n_features].T)
+    if fit_intercept:
+        intercept = params[n_features].copy()
+    else:
+        intercept = np.zeros(params.shape[1], dtype=params.dtype)
+    return coef, intercept
