@@ -6,7 +6,7 @@ The estimator's default. A named solver runs as named.
 import numpy as np
 from scipy import sparse
 
-from ._advice import SCALE_SPREAD, spread
+from ._advice import SCALE_SPREAD, UNCENTERED, spread
 from .solvers._newton import MATRIX_MAX
 
 # The penalty's strength per unit weight, 1 / (C * sum(sample_weight)),
@@ -17,6 +17,11 @@ from .solvers._newton import MATRIX_MAX
 # 4.0 ms; iris at C=100 (6.7e-5) 2.7 against 1.6 ms; at C=1 (alpha 1.8e-3
 # to 6.7e-3) lbfgs is quicker everywhere (1.2 to 1.5 ms against 1.9 to 2.5).
 WEAK_PENALTY = 1e-4
+
+# The weak-penalty rule's rows at most: the flat objectives it is for are
+# those of few rows (near separable); on 20,000 x 20 standardized rows at
+# C=1 (alpha 5e-5) lbfgs took 8.6 ms and newton 15 ms.
+SMALL_ROWS = 10_000
 
 # Rows whose columns are measured for SCALE_SPREAD: a sample keeps the rule
 # at a few microseconds on any data (a strided view, not a copy).
@@ -29,10 +34,28 @@ def scale_spread(X, fit_intercept):
     Measured on a strided sample of the rows of dense ``X``; 1 for
     standardized data.
     """
+    return _sample_moments(X, fit_intercept)[0]
+
+
+def uncentred(X):
+    """The largest RMS over standard deviation of a column (1: centred).
+
+    On a strided sample of the rows of dense ``X``, the columns of non-zero
+    spread; see ``_advice.UNCENTERED``.
+    """
+    rms, mean = _sample_moments(X, False)[1:]
+    std = np.sqrt(np.maximum(rms**2 - mean**2, 0.0))
+    keep = std > 1e-12 * np.maximum(rms, 1e-300)
+    return float((rms[keep] / std[keep]).max(initial=1.0))
+
+
+def _sample_moments(X, fit_intercept):
     step = max(1, X.shape[0] // _SAMPLE_ROWS)
     sample = X[::step]
     squares = np.einsum("ij,ij->j", sample, sample, dtype=np.float64)
-    return spread(np.sqrt(squares / len(sample)), fit_intercept)
+    rms = np.sqrt(squares / len(sample))
+    mean = sample.mean(axis=0, dtype=np.float64)
+    return spread(rms, fit_intercept), rms, mean
 
 
 def choose_solver(
@@ -52,12 +75,15 @@ def choose_solver(
        a path over ``C`` (:class:`~sklearn_adamlr.AdamLogisticRegressionCV`)
        of at most ``MATRIX_MAX`` parameters: ``'newton'``;
     2. raw features (dense ``X`` in memory whose columns' scales are more
-       than ``_advice.SCALE_SPREAD`` (10) apart, see :func:`scale_spread`):
+       than ``_advice.SCALE_SPREAD`` (10) apart, see :func:`scale_spread`,
+       or, with an intercept, a column whose mean is large against its
+       spread, see :func:`uncentred`):
        ``'newton'``, whose steps do not depend on the scales (with an L1
        part, only where its Hessian is a matrix: at most ``MATRIX_MAX``
        parameters);
-    3. a weak penalty (``alpha`` below ``WEAK_PENALTY``) and at most
-       ``MATRIX_MAX`` parameters, ``X`` in memory: ``'newton'``;
+    3. a weak penalty (``alpha`` below ``WEAK_PENALTY``), at most
+       ``MATRIX_MAX`` parameters and ``SMALL_ROWS`` rows, ``X`` in
+       memory: ``'newton'``;
     4. an L1 part (``l1_ratio > 0``): ``'gd'``, FISTA's proximal steps;
     5. otherwise: ``'lbfgs'``, the fewest passes over ``X``.
 
@@ -132,8 +158,14 @@ def _newton_rule(l1_ratio, X, fit_intercept, n_outputs, path, alpha):
         # lbfgs took 10 to 379 epochs (the last ones at C=1e3, 1e4); the
         # whole search 40 ms against 334 ms (5 folds, one thread).
         return True
-    if not sparse.issparse(X) and scale_spread(X, fit_intercept) > SCALE_SPREAD:
-        # lbfgs takes 3.0 ms to 1e-6 on raw iris (spread 5.9), newton 2.1.
+    raw = not sparse.issparse(X) and (
+        scale_spread(X, fit_intercept) > SCALE_SPREAD
+        or (fit_intercept and uncentred(X) > UNCENTERED)
+    )
+    if raw:
+        # Raw iris: its columns' scales are 5.9 apart, but a column's mean
+        # 7.1 times its spread; lbfgs takes 3.0 ms to 1e-6, newton 2.1 ms
+        # to 4e-13 (LogisticRegression(solver='newton-cholesky') 1.4 ms).
         # Raw bundled sets at C=1 (relative gap to sklearn's optimum, and
         # time against LogisticRegression(solver='newton-cholesky'), one
         # thread): breast_cancer 5e-16 in 2.1 ms (1.7 ms), wine 6e-16 in
@@ -142,4 +174,5 @@ def _newton_rule(l1_ratio, X, fit_intercept, n_outputs, path, alpha):
         # part its proximal steps need the matrix form.
         return l1_ratio == 0 or small
     # (see WEAK_PENALTY)
-    return alpha is not None and alpha < WEAK_PENALTY and small
+    weak = alpha is not None and alpha < WEAK_PENALTY
+    return weak and small and X.shape[0] <= SMALL_ROWS

@@ -92,21 +92,21 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         supported by :meth:`partial_fit`.
     solver : 'auto', str or Solver, default='auto'
         ``'auto'`` picks, for each call, the quickest way to the certificate:
-        in :meth:`fit` ``'newton'`` on raw features (dense columns whose
-        scales are over 10 times apart), else ``'lbfgs'``, or ``'gd'`` with
-        an L1 part (FISTA: exact zeros); ``'adam'`` in :meth:`partial_fit`;
-        ``solver_`` says which ran (rules: ``sklearn_adamlr._auto``); a
-        later ``partial_fit`` goes on with Adam's fresh state. Otherwise a
-        registered name, or a :class:`Solver` instance (used as given).
+        in :meth:`fit` ``'newton'`` on raw features (dense columns over 10
+        times apart in scale, or far from centred) or a weak penalty on
+        small data, else ``'lbfgs'``, or ``'gd'`` with an L1 part (FISTA);
+        ``'adam'`` in :meth:`partial_fit`; ``solver_`` says which ran
+        (rules: ``sklearn_adamlr._auto``); a later ``partial_fit`` goes on
+        with Adam's fresh state. Otherwise a registered name, or a
+        :class:`Solver` instance (used as given).
     learning_rate : 'auto' or float, default='auto'
         Base step size. ``'auto'`` asks the solver: ``1 / L`` for ``'gd'``
         (``L`` the Lipschitz constant of the gradient; ``gd`` then adapts its
         step to the local smoothness), ``1 / L_b`` for ``'minibatch'``
         (``L_b`` the expected smoothness of a minibatch), 0.1 for
         ``'adam'``, ``1 / L_mean`` for ``'saga'`` (``L_mean`` the mean
-        smoothness of one sample's loss) and for ``'lbfgs'``'s first step
-        (its later steps come from its line search), 1 for ``'newton'``
-        (the first trial of its line search); in :meth:`partial_fit`, with
+        smoothness of one sample's loss) and for ``'lbfgs'``'s first step,
+        1 for ``'newton'`` (its line search's first trial); in :meth:`partial_fit`, with
         ``tol=None`` or with ``early_stopping``, where nothing halves the
         step, ``(1 - momentum) / L_b`` for ``'minibatch'``, 0.01 for
         ``'adam'`` and ``1 / (3 L_max)`` for ``'saga'``
@@ -146,13 +146,13 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         the parameters returned are those with the lowest objective seen
         (the starting point included), and a fit that ends
         above ``tol`` raises a :class:`~sklearn.exceptions.ConvergenceWarning`
-        that says how far it is. A small gradient does not bound the
-        distance in objective where the objective is flat (nearly separable
-        classes): :func:`~sklearn_adamlr.duality_gap` bounds it; ``'newton'``
-        also asks its step's model decrease to be at most 1e-8 of it. With
-        ``early_stopping``, ``tol`` is the
-        improvement of the validation score instead. None runs ``max_iter``
-        epochs and measures nothing (the last iterate is returned).
+        that says how far it is. Where the objective is flat (nearly
+        separable classes) a small gradient is not a small gap: a point is
+        certified only when a Newton step's model decrease is also at most
+        1e-4 of its objective (1e-8 for ``'newton'``; see the user guide).
+        With ``early_stopping``, ``tol`` is the improvement of the
+        validation score instead. None runs ``max_iter`` epochs and
+        measures nothing (the last iterate is returned).
     n_iter_no_change : int, default=10
         With ``early_stopping``: epochs without an improvement of the
         validation score by ``tol`` before stopping.

@@ -52,12 +52,17 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
         assert f"standardized | {model} |" in summary
     # raw features: the default runs newton, against newton-cholesky's time
     assert "| breast cancer raw | AdamLogisticRegression() (newton) |" in summary
-    for name in ("breast cancer", "wine", "iris", "digits"):
+    for name in ("breast cancer", "wine", "iris"):  # digits: full size only
         assert f"AdamLogisticRegression() / newton-cholesky ({name} raw)" in summary
     # the default estimator against LogisticRegression(), on each data set
     assert "AdamLogisticRegression() / LogisticRegression() (dense" in summary
     assert "fastest default fit within 1e-3 and without a warning" in summary
     assert "## One pass of partial_fit" in summary
+    # choosing C: the CV estimators and a grid search, on the same folds
+    assert "## Choosing C" in summary
+    for name in ("breast cancer", "digits"):
+        assert f"AdamLogisticRegressionCV / LogisticRegressionCV ({name})" in summary
+        assert f"| {name} | GridSearchCV(AdamLogisticRegression()) |" in summary
     assert "default adam, one pass: relative gap (≤ 0.001)" in summary
     # the full-batch solvers' traces are recorded (their certificate is the
     # update's own pass): a time to 1e-4 on the dense set, not "–"

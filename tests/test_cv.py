@@ -159,3 +159,41 @@ def test_sklearn_check_estimator():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarningType)
         check_estimator(AdamLogisticRegressionCV(Cs=3, cv=3))
+
+
+def test_folds_in_parallel_give_the_same_search():
+    one = AdamLogisticRegressionCV(Cs=4, cv=CV).fit(X, Y)
+    two = AdamLogisticRegressionCV(Cs=4, cv=CV, n_jobs=2).fit(X, Y)
+    np.testing.assert_array_equal(one.scores_, two.scores_)
+    np.testing.assert_array_equal(one.coef_, two.coef_)
+
+
+def test_metadata_routes_to_the_splitter_and_the_scorer():
+    import sklearn
+    from sklearn.metrics import get_scorer
+    from sklearn.model_selection import GroupKFold
+
+    groups = np.arange(len(Y)) % 5
+    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(Y))
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = get_scorer("accuracy").set_score_request(sample_weight=True)
+        est = AdamLogisticRegressionCV(Cs=3, cv=GroupKFold(5), scoring=scorer)
+        est.fit(X, Y, sample_weight=sw, groups=groups)
+        # the splitter got the groups: each fold holds out one group
+        folds = list(GroupKFold(5).split(X, Y, groups))
+        assert est.scores_.shape == (5, 1, 3)
+        # the scorer got the held-out rows' weights
+        train, test = folds[0]
+        model = AdamLogisticRegression(C=est.Cs_[0])
+        coef = est.coefs_paths_[0, 0, 0]
+        model.classes_, model.n_features_in_ = est.classes_, X.shape[1]
+        model.coef_, model.intercept_ = coef[:, :-1], coef[:, -1]
+        expected = get_scorer("accuracy")(
+            model, X[test], Y[test], sample_weight=sw[test]
+        )
+        assert est.scores_[0, 0, 0] == pytest.approx(expected)
+        unweighted = get_scorer("accuracy")(model, X[test], Y[test])
+        assert abs(unweighted - expected) > 1e-3  # the weights mattered
+    # without routing, groups are refused as sklearn's estimators refuse them
+    with pytest.raises(ValueError, match="groups"):
+        AdamLogisticRegressionCV(Cs=3).fit(X, Y, groups=groups)
