@@ -21,7 +21,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ._estimator import AdamLogisticRegression
+from ._estimator import AdamLogisticRegression, _rollback_on_error
 from ._inputs import sample_weights
 from ._loss import loss_for, raw_prediction
 from ._path import fit_path, unpack
@@ -53,7 +53,8 @@ class AdamLogisticRegressionCV(LinearPredictions, ClassifierMixin, BaseEstimator
         As :func:`~sklearn.model_selection.check_cv` takes it: None is
         5-fold stratified.
     scoring : str or callable, default=None
-        A scorer (see :ref:`scoring_parameter`); None is accuracy, as
+        A scorer's name or a callable ``scorer(estimator, X, y)``, as
+        :func:`~sklearn.metrics.get_scorer` takes it; None is accuracy, as
         ``LogisticRegressionCV``'s default.
     solver : 'auto', str or Solver, default='auto'
         As :class:`AdamLogisticRegression`'s (``'auto'`` chooses per fold:
@@ -100,7 +101,7 @@ n_features + fit_intercept)
     solver_ : str
         The solver of the refit (or of the folds' fits without it).
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Defined only when ``X`` has feature names that are all strings.
 
     See Also
@@ -128,7 +129,7 @@ n_features + fit_intercept)
         "l1_ratios": ["array-like"],
         "fit_intercept": ["boolean"],
         "cv": ["cv_object"],
-        "scoring": [StrOptions(set()), str, callable, None],
+        "scoring": [str, callable, None],
         "solver": AdamLogisticRegression._parameter_constraints["solver"],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -221,6 +222,10 @@ n_features + fit_intercept)
         self : object
         """
         _raise_for_params(params, self, "fit")
+        with _rollback_on_error(self):
+            return self._search(X, y, sample_weight, params)
+
+    def _search(self, X, y, sample_weight, params):
         Cs, l1_ratios = self._grid()
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32]
