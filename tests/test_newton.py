@@ -308,7 +308,6 @@ def test_the_hessian_form_follows_the_parameter_count():
         Newton(hessian="exact")
 
 
-@pytest.mark.slow
 def test_newton_on_raw_digits():
     X, y = load_digits(return_X_y=True)
     est = AdamLogisticRegression(solver="newton").fit(X, y)
@@ -406,7 +405,6 @@ def test_no_silent_miss_where_the_objective_is_flat(name, solver, weighted):
         assert "(relative) above the optimum" in str(warned[0].message)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("solver", FLAT_SOLVERS)
 def test_no_silent_miss_on_digits_at_c100(solver, weighted):
@@ -444,7 +442,6 @@ def test_raw_data_lands_or_the_warning_names_the_cure(name, solver):
     assert "solver='gd'" not in warned[0]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("solver", RAW_SOLVERS)
 def test_raw_digits_lands_or_the_warning_names_the_cure(solver):
     # gd and lbfgs met tol on the gradient alone 5.0e-2 and 1.9e-2 above the
