@@ -5,7 +5,7 @@ the machine and the versions) and one PNG per data set (relative
 suboptimality against time) to a new folder, whose name it prints; the
 committed ``benchmarks/results/summary.md`` changes only when asked for::
 
-    python benchmarks/run.py            # the full run, 15 to 20 minutes on 2 cores
+    python benchmarks/run.py            # the full run, about 10 minutes on 2 cores
     python benchmarks/run.py --quick    # small sizes, a smoke test for CI
     python benchmarks/run.py --out benchmarks/results   # update the committed summary
 
@@ -309,12 +309,18 @@ def default_fits(name, X, y):
         for solver in ("gd", "lbfgs", "minibatch", "adam", "saga", "newton")
     ]
     for label, make in models:
-        model = make()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            start = time.perf_counter()
-            model.fit(X, y)
-            seconds = time.perf_counter() - start
+        # The best of up to 3 fits while they take under a second in all:
+        # one fit of a small set is noise (breast_cancer's LogisticRegression()
+        # took 0.099 s once and 0.0024 s in another run).
+        times = []
+        while len(times) < 3 and sum(times) < 1.0:
+            model = make()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                start = time.perf_counter()
+                model.fit(X, y)
+                times.append(time.perf_counter() - start)
+        seconds = min(times)
         rows.append(
             dict(
                 case=name,
@@ -937,7 +943,8 @@ def write_summary(
         "## Default parameters: time to a certified model",
         "",
         "Each solver with only `C` set, against `LogisticRegression()` with its "
-        "defaults, on the same data; one timed `fit` each. `fit` stops when the "
+        "defaults, on the same data; the best of up to 3 timed fits while they "
+        "take under a second in all. `fit` stops when the "
         "certificate (`optimality_`) is at most `tol`; the gap is to the optimum "
         "found by newton-cholesky at tol=1e-12. `raw` cases are the bundled "
         "sets as loaded, unstandardized.",
