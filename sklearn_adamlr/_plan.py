@@ -35,7 +35,29 @@ def batches(n_samples, batch_size):
     return starts, np.minimum(starts + batch_size, n_samples)
 
 
-def epoch_plan(rng, bounds, n_samples, batch_size, gather, rotate):
+# Rows per run of a minibatch solver's shuffled epoch on dense data in memory
+# (see run_order).
+MINIBATCH_RUN = 16
+
+
+def run_order(rng, n_samples, run):
+    """A random order of runs of ``run`` consecutive rows, their bounds shifted.
+
+    The rows ``r mod n_samples`` for ``r`` in ``offset + k * run ...`` in runs
+    of ``run``, the runs in a random order: every row once, as a
+    permutation would, but read ``run`` rows at a time.
+    """
+    offset = int(rng.randint(run))
+    n_runs = -(-n_samples // run)
+    starts = rng.permutation(n_runs) * run + offset
+    rows = (starts[:, None] + np.arange(run)).ravel()
+    # the last run may pass the first row again: keep each row once
+    rows = np.remainder(rows, n_runs * run)
+    rows = rows[rows < n_samples]
+    return rows
+
+
+def epoch_plan(rng, bounds, n_samples, batch_size, gather, rotate, run=1):
     """``(starts, stops, order)``: the minibatches of one epoch, in visiting order.
 
     With ``gather`` (``shuffle='samples'``), batch ``b`` is the samples
@@ -44,10 +66,13 @@ def epoch_plan(rng, bounds, n_samples, batch_size, gather, rotate):
     offset and the batches visited in a random order: batch ``b`` is the rows
     ``r mod n_samples`` for ``r`` in ``starts[b]:stops[b]``, so that only the
     batch that straddles the end of ``X`` is not a view. Otherwise the fixed
-    batches, in order. ``order`` is None unless ``gather``.
+    batches, in order. ``order`` is None unless ``gather``. With ``run``
+    above 1 a gathered epoch's order is :func:`run_order`'s.
     """
     starts, stops = bounds
     if gather:
+        if run > 1:
+            return starts, stops, run_order(rng, n_samples, run)
         return starts, stops, rng.permutation(n_samples)
     if rotate:
         offset = int(rng.randint(batch_size))

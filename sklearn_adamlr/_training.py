@@ -19,7 +19,13 @@ import numpy as np
 from ._certify import Certificate, SecantStep, StallResponse
 from ._engines import make_engine
 from ._monitors import EpochReport, Monitor
-from ._plan import batch_size_and_mode, batches, epoch_plan
+from ._plan import (
+    MINIBATCH_RUN,
+    RUNS_MIN,
+    batch_size_and_mode,
+    batches,
+    epoch_plan,
+)
 from ._policies import (
     IterateAverage,
     RisingLossWarning,
@@ -140,6 +146,7 @@ class Loop:
             capabilities_of(solver).data_epoch is not None and not solver.full_batch
         )
         self.mode = mode
+        self.run = 1
         self.monitors = self.observers = ()
         self.stop = None
         # the last epoch's full-batch update was skipped (a certified start)
@@ -204,6 +211,7 @@ class Loop:
             self.batch_size,
             self.gather,
             self.rotate,
+            self.run,
         )
         # a per-sample solver steps once per sample, whatever its runs
         n_steps = self.n_samples if self.per_sample else len(plan[0])
@@ -333,10 +341,30 @@ def train(
         rate_scale=rate_scale,
         rate_for_batch=rate_for_batch,
     )
+    loop.run = runs_of(problem, solver, shuffle)
     monitors = monitors_for(
         loop, validation, n_iter_no_change, average, previous_losses, verbose
     ) + list(monitors)
     return run(loop, monitors, max_epochs, epoch_offset)
+
+
+def runs_of(problem, solver, shuffle):
+    """Rows per run of a shuffled epoch (1: a permutation of the samples).
+
+    ``shuffle=True`` on dense data in memory, for a minibatch solver on at
+    least ``RUNS_MIN`` runs: runs of ``MINIBATCH_RUN`` consecutive rows in a
+    random order, gathered into the minibatches (``'samples'``: a
+    permutation). CSR data keep the permutation, which the lazy penalty's
+    scale assumes (``_sparse.penalty_scale``).
+    """
+    X = problem.X
+    if not (shuffle is True and isinstance(X, np.ndarray)):
+        return 1
+    if solver.full_batch or capabilities_of(solver).data_epoch is not None:
+        return 1
+    if problem.n_samples < RUNS_MIN * MINIBATCH_RUN:
+        return 1
+    return MINIBATCH_RUN
 
 
 def monitors_for(loop, validation, n_iter_no_change, average, previous_losses, verbose):
