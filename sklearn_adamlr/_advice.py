@@ -4,6 +4,7 @@ import numpy as np
 from scipy import sparse
 
 from ._duality import scaled_gap
+from .solvers._newton import MATRIX_MAX
 
 
 def column_scales(X):
@@ -59,22 +60,32 @@ def spread(scales, fit_intercept):
     return float(present.max() / present.min())
 
 
-def scale_advice(scales, fit_intercept=True, means=None):
-    """A sentence naming badly scaled (or uncentred) columns, or an empty string."""
+_NEWTON = ", or use solver='newton', whose steps do not depend on the scales"
+
+
+def scale_advice(scales, fit_intercept=True, means=None, newton=True):
+    """A sentence naming badly scaled (or uncentred) columns, or an empty string.
+
+    ``newton``: whether ``solver='newton'`` can run the fit (not with an L1
+    part beyond its matrix form), to name it.
+    """
     ratio = spread(scales, fit_intercept)
+    cure = (
+        " Standardize them, e.g. make_pipeline(StandardScaler(), "
+        f"AdamLogisticRegression()){_NEWTON if newton else ''}."
+    )
     if ratio <= SCALE_SPREAD:
-        return centring_advice(scales, means) if fit_intercept else ""
+        named = centring_advice(scales, means) if fit_intercept else ""
+        return named + cure if named else ""
     order = np.argsort(scales)
     nonzero = order[scales[order] > 0]
     largest = ", ".join(f"{j} (RMS {scales[j]:.3g})" for j in nonzero[::-1][:3])
     smallest = ", ".join(f"{j} (RMS {scales[j]:.3g})" for j in nonzero[:3])
-    ones = " and the intercept's column of ones" if fit_intercept else ""
+    ones = " (the intercept's column of ones counts, at 1)" if fit_intercept else ""
     return (
         f" The features are on very different scales: the largest columns "
-        f"are {largest}, the smallest {smallest}, {ratio:.3g} times apart"
-        f"{ones}. Standardize them, e.g. make_pipeline(StandardScaler(), "
-        "AdamLogisticRegression()), or use solver='newton', whose steps do "
-        "not depend on the scales."
+        f"are {largest}, the smallest {smallest}: {ratio:.3g} times apart"
+        f"{ones}." + cure
     )
 
 
@@ -93,11 +104,7 @@ def centring_advice(scales, means):
         for j in worst
         if ratio[j] > UNCENTERED
     )
-    return (
-        f" The features are far from centred: columns {named}. Standardize "
-        "them, e.g. make_pipeline(StandardScaler(), AdamLogisticRegression()), "
-        "or use solver='newton', whose steps do not depend on the scales."
-    )
+    return f" The features are far from centred: columns {named}."
 
 
 def not_converged_message(estimator, result, X, returned):
@@ -141,7 +148,8 @@ def not_converged_message(estimator, result, X, returned):
             "is too large for this data."
         )
     scales, means = column_moments(X)
-    advice = scale_advice(scales, estimator.fit_intercept, means)
+    newton = not (problem.penalty.has_prox and params.size > MATRIX_MAX)
+    advice = scale_advice(scales, estimator.fit_intercept, means, newton)
     message += advice + " Increase max_iter"
     # gd stops short on raw data too: the advice then names newton instead
     if not (solver.full_batch or advice):
@@ -151,15 +159,15 @@ def not_converged_message(estimator, result, X, returned):
 
 def flat_message(estimator, result, solver):
     """A fit whose gradient met ``tol`` but whose gap estimate did not."""
-    gap, at = result.gap_estimate
+    gap, at, share = result.gap_estimate
     relative = gap / abs(at) if at else np.inf
     message = (
         f"The fit stopped after max_iter={estimator.max_iter} epochs with its "
         f"optimality {result.optimality:.3g} within tol={estimator.tol:g}, "
         "but the objective is flat there (nearly separable classes, a weak "
         f"penalty): a Newton step's model puts it about {relative:.2g} "
-        "(relative) above the optimum, where a fit is certified at "
-        "1e-4. Increase max_iter"
+        f"(relative) above the optimum, where a fit is certified at {share:g}. "
+        "Increase max_iter"
     )
     if getattr(solver, "name", None) != "newton":
         message += ", or use solver='newton', whose steps reach it"

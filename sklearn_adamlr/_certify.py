@@ -160,7 +160,7 @@ class Certificate(Monitor):
         elif self.certified:
             self.gap = self._engine.gap_estimate(params, self.gradient)
             if self.gap is not None:
-                self.last_estimate = (self.gap, value)
+                self.last_estimate = (self.gap, value, self._engine.gap_share)
                 if self.gap > self._engine.gap_share * abs(value):
                     self.certified = False
                     self._check_below = value - 0.5 * self.gap

@@ -300,8 +300,9 @@ n_features + fit_intercept)
         if not_converged:
             warnings.warn(
                 f"{not_converged} of the search's fits stopped at "
-                f"max_iter={self.max_iter} before their certificate: increase "
-                "max_iter, or standardize the features.",
+                f"max_iter={self.max_iter} before their certificate (the "
+                "weakest penalties' are the slowest): increase max_iter, or "
+                "leave out the largest Cs.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

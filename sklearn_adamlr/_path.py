@@ -82,9 +82,7 @@ def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
     n_iter = np.zeros(len(Cs), dtype=int)
     converged = np.zeros(len(Cs), dtype=bool)
     solvers = []
-    name = template.solver
-    if isinstance(name, str) and name == "auto":
-        name = choose_solver(l1_ratio, False, X, fit_intercept, k, path=True)
+    auto = isinstance(template.solver, str) and template.solver == "auto"
     hyper = template.get_params()
     for i, C in enumerate(Cs):
         if i >= 2 and np.all(np.isfinite(Cs[i - 2 : i + 1])):
@@ -95,6 +93,10 @@ def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
             ratio = np.log(C / Cs[i - 1]) / np.log(Cs[i - 1] / Cs[i - 2])
             params += ratio * (fits[i - 1] - fits[i - 2])
         alpha = 0.0 if np.isinf(C) else 1.0 / (C * W)
+        # under 'auto', chosen at each C (see choose_solver's path rule)
+        name = template.solver
+        if auto:
+            name = choose_solver(l1_ratio, False, X, fit_intercept, k, True, alpha)
         penalty = ElasticNet(alpha=alpha, l1_ratio=l1_ratio)
         problem = Problem(X, target, sample_weight, loss, penalty, fit_intercept)
         solver = get_solver(name, hyper)

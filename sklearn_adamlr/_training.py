@@ -69,8 +69,8 @@ class TrainingResult:
         The full objective where the call started (None when not measured).
     gap_estimate : tuple of float or None
         The last estimate of the gap above the optimum (see
-        ``Engine.gap_estimate``) and the objective where it was taken; None
-        when none was taken.
+        ``Engine.gap_estimate``), the objective where it was taken, and the
+        share of it that certifies; None when none was taken.
     rate_scale : float
         The factor on the step size at the end of the call.
     state : object

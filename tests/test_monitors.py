@@ -590,7 +590,7 @@ def test_the_certificate_asks_the_gap_estimate_where_the_gradient_is_small():
     assert asked == [1.0, 3.0]
     result = SimpleNamespace(converged=True, n_epochs=3, best_params=None)
     cert.finish(loop, result)
-    assert result.gap_estimate == (1e-6, 0.3)
+    assert result.gap_estimate == (1e-6, 0.3, 1e-4)
     # an engine without an estimate (data not in memory): the gradient alone
     cert, _ = _recording_certificate([(1.0, 1e-4)], tol=1e-3)
     assert cert.certified

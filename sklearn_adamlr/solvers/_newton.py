@@ -63,7 +63,7 @@ class Newton(Solver):
     a column of ``X`` is rescaled (only the penalty does), so raw,
     unstandardized features need no more steps than scaled ones.
 
-    :math:`H^{-1} g` is solved in one of two ways (``hessian``):
+    :math:`H^{-1} g` is solved in one of two ways, chosen by ``hessian``:
 
     - ``'matrix'``: the Hessian is built (``n_samples * p^2`` multiply-adds
       for ``p`` parameters, times :math:`K (K + 1) / 2` for ``K`` classes)
