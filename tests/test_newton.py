@@ -465,3 +465,32 @@ def test_float32_data_certify_at_their_own_precision():
     # share) float32 sums never got there and the fits ran to max_iter
     assert est.n_iter_ < 100
     assert _newton.FLOAT32_GAP_SHARE == 1e-5
+
+
+def test_the_line_search_asks_a_sufficient_decrease():
+    # A step along -g just past the point where the objective comes back to
+    # its start: it rises by less than 1e-4 of the slope's predicted
+    # decrease, which a rule without Armijo's sign would accept
+    X, y = standardized(load_breast_cancer)
+    problem = _problem(X, y, 1.0)
+    params = np.zeros((X.shape[1] + 1, 1))
+    grad = _gradient(X, y, params, 1.0, None, True)
+    raw = np.zeros((len(y), 1))
+    value = objective(X, y, params[:-1].T, params[-1], 1.0)
+
+    def along(t):
+        p = params - t * grad
+        return objective(X, y, p[:-1].T, p[-1], 1.0)
+
+    low, high = 1.0, 1e4  # along(low) < value < along(high)
+    assert along(low) < value < along(high)
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if along(mid) < value else (low, mid)
+    step = -high * grad * (1 + 1e-9)
+    rise = along(high * (1 + 1e-9)) - value
+    slope = float(np.vdot(grad, step))
+    assert 0 < rise < 1e-4 * -slope
+    epoch = _newton.NewtonEpoch(Newton(), problem, params, False)
+    _, alpha, halvings = epoch._line_search(params, raw, grad, step, value, 1.0)
+    assert alpha < 1.0 and halvings >= 1
