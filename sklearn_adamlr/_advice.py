@@ -89,13 +89,24 @@ def scale_advice(scales, fit_intercept=True, means=None, newton=True):
     )
 
 
+def centring(scales, means):
+    """``(ratio, std)``: each column's RMS over its standard deviation.
+
+    0 for a column without spread (constant, up to the rounding of
+    ``rms^2 - mean^2``); 1 for a centred one.
+    """
+    std = np.sqrt(np.maximum(scales**2 - means**2, 0.0))
+    keep = std > 1e-12 * np.maximum(scales, 1e-300)
+    ratio = np.zeros_like(scales)
+    ratio[keep] = scales[keep] / std[keep]
+    return ratio, std
+
+
 def centring_advice(scales, means):
     """A sentence naming columns far from centred, or an empty string."""
     if means is None:
         return ""
-    std = np.sqrt(np.maximum(scales**2 - means**2, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(std > 0, scales / std, 0.0)
+    ratio, std = centring(scales, means)
     if not ratio.max(initial=0.0) > UNCENTERED:
         return ""
     worst = np.argsort(ratio)[::-1][:3]

@@ -6,7 +6,7 @@ The estimator's default. A named solver runs as named.
 import numpy as np
 from scipy import sparse
 
-from ._advice import SCALE_SPREAD, UNCENTERED, spread
+from ._advice import SCALE_SPREAD, UNCENTERED, centring, column_moments, spread
 from .solvers._newton import MATRIX_MAX
 
 # The penalty's strength per unit weight, 1 / (C * sum(sample_weight)),
@@ -34,7 +34,7 @@ def scale_spread(X, fit_intercept):
     Measured on a strided sample of the rows of dense ``X``; 1 for
     standardized data.
     """
-    return _sample_moments(X, fit_intercept)[0]
+    return spread(_sample_moments(X)[0], fit_intercept)
 
 
 def uncentred(X):
@@ -43,19 +43,20 @@ def uncentred(X):
     On a strided sample of the rows of dense ``X``, the columns of non-zero
     spread; see ``_advice.UNCENTERED``.
     """
-    rms, mean = _sample_moments(X, False)[1:]
-    std = np.sqrt(np.maximum(rms**2 - mean**2, 0.0))
-    keep = std > 1e-12 * np.maximum(rms, 1e-300)
-    return float((rms[keep] / std[keep]).max(initial=1.0))
+    return float(centring(*_sample_moments(X))[0].max(initial=1.0))
 
 
-def _sample_moments(X, fit_intercept):
-    step = max(1, X.shape[0] // _SAMPLE_ROWS)
-    sample = X[::step]
-    squares = np.einsum("ij,ij->j", sample, sample, dtype=np.float64)
-    rms = np.sqrt(squares / len(sample))
-    mean = sample.mean(axis=0, dtype=np.float64)
-    return spread(rms, fit_intercept), rms, mean
+def _raw(X, fit_intercept):
+    """Rule 2's test: :func:`scale_spread` or :func:`uncentred`, one measure."""
+    rms, mean = _sample_moments(X)
+    if spread(rms, fit_intercept) > SCALE_SPREAD:
+        return True
+    return fit_intercept and centring(rms, mean)[0].max(initial=1.0) > UNCENTERED
+
+
+def _sample_moments(X):
+    """``(rms, mean)`` of the columns of a strided sample of ``X``'s rows."""
+    return column_moments(X[:: max(1, X.shape[0] // _SAMPLE_ROWS)])
 
 
 def choose_solver(
@@ -168,11 +169,7 @@ def _newton_rule(l1_ratio, X, fit_intercept, n_outputs, path, alpha):
         # lbfgs took 10 to 379 epochs (the last ones at C=1e3, 1e4); the
         # whole search 40 ms against 334 ms (5 folds, one thread).
         return True
-    raw = not sparse.issparse(X) and (
-        scale_spread(X, fit_intercept) > SCALE_SPREAD
-        or (fit_intercept and uncentred(X) > UNCENTERED)
-    )
-    if raw:
+    if not sparse.issparse(X) and _raw(X, fit_intercept):
         # Raw iris: its columns' scales are 5.9 apart, but a column's mean
         # 7.1 times its spread; lbfgs takes 3.0 ms to 1e-6, newton 2.1 ms
         # to 4e-13 (LogisticRegression(solver='newton-cholesky') 1.4 ms).

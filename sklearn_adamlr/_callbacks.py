@@ -7,9 +7,8 @@ True stops the fit after that epoch. With an older scikit-learn,
 :data:`CallbackSupportMixin` is an empty class and nothing changes.
 """
 
-import numpy as np
-
 from ._monitors import Monitor, Stop
+from ._stream_state import unpack
 
 try:  # scikit-learn >= 1.9
     from sklearn.callback import CallbackSupportMixin
@@ -49,11 +48,8 @@ def callback_monitor(estimator, context, inputs, X, sample_weight):
     d, classes_ = inputs.X.shape[1], inputs.classes_
 
     def fitted(params):
-        return {
-            "classes_": classes_,
-            "coef_": np.ascontiguousarray(params[:d].T),
-            "intercept_": estimator._intercept(params, d),
-        }
+        coef, intercept = unpack(params, d, estimator.fit_intercept)
+        return {"classes_": classes_, "coef_": coef, "intercept_": intercept}
 
     metadata = None if sample_weight is None else {"sample_weight": sample_weight}
     data = X if inputs.distributed else inputs.X

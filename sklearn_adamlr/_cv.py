@@ -24,8 +24,9 @@ from sklearn.utils.validation import validate_data
 from ._estimator import AdamLogisticRegression, _rollback_on_error
 from ._inputs import sample_weights
 from ._loss import loss_for, raw_prediction
-from ._path import fit_path, unpack
+from ._path import fit_path
 from ._predict import LinearPredictions
+from ._stream_state import unpack
 
 
 class AdamLogisticRegressionCV(LinearPredictions, ClassifierMixin, BaseEstimator):
@@ -374,18 +375,19 @@ def _fold_path(template, data, train, test, Cs, l1_ratios, scorer, score_params)
     model.classes_ = classes
     model.n_features_in_ = X.shape[1]
     d = X.shape[1]
+    # the held-out rows, taken once for every fit's score
+    Xv, yv, iv = X[test], y[test], class_index[test]
     paths, scores, n_iter = [], [], []
     not_converged = 0
     for l1_ratio in l1_ratios:
         path = fit_path(template, Xt, tt, swt, loss, len(classes), Cs, l1_ratio)
         row = []
-        Xv, yv = X[test], class_index[test]
         for params in path.params:
             if scorer is None:
-                row.append(_accuracy(Xv, yv, params, d))
+                row.append(_accuracy(Xv, iv, params, d))
                 continue
             model.coef_, model.intercept_ = unpack(params, d, template.fit_intercept)
-            row.append(scorer(model, X[test], y[test], **score_params))
+            row.append(scorer(model, Xv, yv, **score_params))
         paths.append(path.params)
         scores.append(row)
         n_iter.append(path.n_iter)
@@ -395,7 +397,7 @@ def _fold_path(template, data, train, test, Cs, l1_ratios, scorer, score_params)
         np.array(scores),
         np.array(n_iter),
         not_converged,
-        (path.solvers[-1]),
+        path.solvers[-1],
     )
 
 

@@ -23,7 +23,7 @@ from ._penalties import ElasticNet
 from ._predict import LinearPredictions
 from ._problem import Problem, step_size
 from ._schedules import SCHEDULES, make_schedule
-from ._stream_state import start_stream
+from ._stream_state import start_stream, unpack
 from ._training import train
 from .solvers import get_solver
 
@@ -556,11 +556,6 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         )
         return problem, validation
 
-    def _intercept(self, params, n_features):
-        if self.fit_intercept:
-            return params[n_features].copy()
-        return np.zeros(params.shape[1], dtype=params.dtype)
-
     def _commit(self, inputs, params, stream, result, learning_rate, previous):
         """Set the fitted attributes; the returned point (packed).
 
@@ -576,8 +571,7 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
                 params = stream.average.point
         n_features = inputs.X.shape[1]
         self.classes_ = inputs.classes_
-        self.coef_ = np.ascontiguousarray(params[:n_features].T)
-        self.intercept_ = self._intercept(params, n_features)
+        self.coef_, self.intercept_ = unpack(params, n_features, self.fit_intercept)
         self.t_ = stream.t = result.t
         self.loss_curve_ = previous + result.losses
         # previous: the loss curve of a resumed stream's earlier calls

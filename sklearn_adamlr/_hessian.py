@@ -43,7 +43,7 @@ def _blocks(X):
         rows = slice(start, min(start + _BLOCK, n))
         block = X[rows]
         if sparse.issparse(block):
-            block = block.astype(np.float64).tocsr()
+            block = block.astype(np.float64, copy=False).tocsr()
         else:
             block = np.asarray(block, dtype=np.float64)
         yield rows, block
@@ -239,21 +239,6 @@ def cg_step(curvature, grad, max_iter=200, rtol=None):
     return x, it
 
 
-def min_norm_subgradient(params, grad, penalty, n_features):
-    """The minimum-norm subgradient of the objective (``grad``: its smooth part)."""
-    if not penalty.has_prox:
-        return grad
-    d, l1 = n_features, penalty.l1
-    coef, g = params[:d], grad[:d]
-    out = grad.astype(np.float64)
-    out[:d] = np.where(
-        coef != 0,
-        g + l1 * np.sign(coef),
-        np.sign(g) * np.maximum(np.abs(g) - l1, 0.0),
-    )
-    return out
-
-
 def model_decrease(problem, params, grad):
     """``s^T H^-1 s / 2``: what a Newton step from ``params`` would gain.
 
@@ -278,7 +263,9 @@ def model_decrease(problem, params, grad):
     if sample.weight_sum <= 0:
         return None
     raw = raw_prediction(sample.X, params, d)
-    s = min_norm_subgradient(params, grad, problem.penalty, d).astype(np.float64)
+    # the minimum-norm subgradient (the intercepts' rows: their gradient)
+    s = grad.astype(np.float64)
+    s[:d] = problem.penalty.subgradient(params[:d], s[:d])
     curvature = Curvature(sample, raw)
     if problem.penalty.has_prox:
         curvature, s = _active_part(curvature, params, s, problem.penalty, d)

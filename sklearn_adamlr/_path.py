@@ -126,13 +126,3 @@ def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
         converged[i] = result.converged
         solvers.append(getattr(solver, "name", type(solver).__name__))
     return PathFit(fits, n_iter, converged, solvers)
-
-
-def unpack(params, n_features, fit_intercept):
-    """``(coef_, intercept_)`` of packed parameters."""
-    coef = np.ascontiguousarray(params[:n_features].T)
-    if fit_intercept:
-        intercept = params[n_features].copy()
-    else:
-        intercept = np.zeros(params.shape[1], dtype=params.dtype)
-    return coef, intercept

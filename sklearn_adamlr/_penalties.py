@@ -96,10 +96,29 @@ class ElasticNet:
         """
         if not self.l1:
             return float(np.abs(grad).max(initial=0.0))
-        g = np.abs(grad + self.l1 * np.sign(coef))
-        at_zero = coef == 0
-        g[at_zero] = np.maximum(np.abs(grad[at_zero]) - self.l1, 0.0)
-        return float(g.max(initial=0.0))
+        return float(np.abs(self.subgradient(coef, grad)).max(initial=0.0))
+
+    def subgradient(self, coef, grad):
+        """The minimum-norm subgradient itself (see :meth:`stationarity`).
+
+        ``grad + l1 * sign(coef)`` where ``coef != 0``; at zero, ``grad``
+        shrunk towards zero by ``l1`` (zero when ``|grad| <= l1``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_adamlr._penalties import ElasticNet
+        >>> pen = ElasticNet(alpha=1.0, l1_ratio=0.5)
+        >>> pen.subgradient(np.array([0.0, 0.0, 2.0]), np.array([0.8, 0.3, 0.1]))
+        array([0.3, 0. , 0.6])
+        """
+        if not self.l1:
+            return grad
+        return np.where(
+            coef != 0,
+            grad + self.l1 * np.sign(coef),
+            np.sign(grad) * np.maximum(np.abs(grad) - self.l1, 0.0),
+        )
 
     def prox(self, coef, step):
         """Soft-threshold ``coef`` in place by ``l1 * step``.

@@ -168,3 +168,13 @@ def pack(estimator, dtype):
     if estimator.fit_intercept:
         params[n_features] = estimator.intercept_
     return params
+
+
+def unpack(params, n_features, fit_intercept):
+    """``(coef_, intercept_)`` of packed parameters (:func:`pack`'s inverse)."""
+    coef = np.ascontiguousarray(params[:n_features].T)
+    if fit_intercept:
+        intercept = params[n_features].copy()
+    else:
+        intercept = np.zeros(params.shape[1], dtype=params.dtype)
+    return coef, intercept

@@ -330,13 +330,11 @@ def matrix_step(curvature, grad, free_rows):
     H = curvature.matrix()
     k = grad.shape[1]
     if free_rows.any():
-        pin = np.zeros(grad.shape)
+        # scale * u u^T for u the row's ones over sqrt(k): its k x k block
         scale = float(np.max(np.diag(H)))
         for row in np.flatnonzero(free_rows):
-            pin[...] = 0.0
-            pin[row] = 1.0 / np.sqrt(k)
-            u = pin.ravel()
-            H += scale * np.outer(u, u)
+            block = slice(row * k, (row + 1) * k)
+            H[block, block] += scale / k
     g = grad.ravel()
     try:
         step = -linalg.cho_solve(linalg.cho_factor(H, check_finite=False), g)
