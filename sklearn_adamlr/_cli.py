@@ -263,7 +263,10 @@ def _install_hint(extras):
 def _kernels_line():
     """Which kernels the fits run: compiled (numba) or the numpy reference."""
     if _kernels.AVAILABLE:
-        return "Kernels: compiled (numba, the fast extra)."
+        return (
+            "Kernels: compiled (numba, the fast extra) where a fit repays the "
+            "compilation or finds it cached; --compile caches every kind."
+        )
     return (
         f"Kernels: numpy (numba is not installed; {_install_hint('fast')} "
         "compiles them: saga's per-sample steps are the slowest without it)."

@@ -219,7 +219,7 @@ def penalty_scale(X, batch_size, shuffle):
         miss = np.where(free >= batch_size, np.exp(log_miss), 0.0)
         expected = n_batches * (1.0 - miss)
     else:
-        count = _touch_counts_compiled if _kernels.AVAILABLE else _touch_counts_numpy
+        count = _touch_counts_compiled if _kernels.enabled() else _touch_counts_numpy
         expected = count(X.indptr, X.indices, d, batch_size, bool(shuffle))
     with np.errstate(divide="ignore"):
         return np.where(expected > 0, n_batches / expected, 1.0)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ._certify import Certificate, SecantStep, StallResponse
 from ._engines import make_engine
+from ._kernels import pays
 from ._monitors import EpochReport, Monitor
 from ._plan import (
     MINIBATCH_RUN,
@@ -140,11 +141,7 @@ class Loop:
         self.constant_rate = isinstance(schedule, Constant)
         self.rate_for_batch = rate_for_batch
         self.n_samples = problem.n_samples
-        # A solver with its own epoch on the data steps once per sample,
-        # unless it steps on the full batch (one step an epoch).
-        self.per_sample = (
-            capabilities_of(solver).data_epoch is not None and not solver.full_batch
-        )
+        self.per_sample = steps_per_sample(solver)
         self.mode = mode
         self.run = 1
         self.monitors = self.observers = ()
@@ -326,26 +323,37 @@ def train(
     batch_size, mode = batch_size_and_mode(
         solver, shuffle, batch_size, problem.n_samples
     )
-    loop = Loop(
-        problem,
-        solver,
-        params,
-        state,
-        learning_rate=learning_rate,
-        schedule=schedule,
-        t=t,
-        batch_size=batch_size,
-        mode=mode,
-        rng=rng,
-        tol=tol,
-        rate_scale=rate_scale,
-        rate_for_batch=rate_for_batch,
-    )
-    loop.run = runs_of(problem, solver, shuffle)
-    monitors = monitors_for(
-        loop, validation, n_iter_no_change, average, previous_losses, verbose
-    ) + list(monitors)
-    return run(loop, monitors, max_epochs, epoch_offset)
+    # a small fit does not wait for numba to compile (see _kernels.pays)
+    with pays.fit_scope(problem, solver, params, batch_size, steps_per_sample(solver)):
+        loop = Loop(
+            problem,
+            solver,
+            params,
+            state,
+            learning_rate=learning_rate,
+            schedule=schedule,
+            t=t,
+            batch_size=batch_size,
+            mode=mode,
+            rng=rng,
+            tol=tol,
+            rate_scale=rate_scale,
+            rate_for_batch=rate_for_batch,
+        )
+        loop.run = runs_of(problem, solver, shuffle)
+        monitors = monitors_for(
+            loop, validation, n_iter_no_change, average, previous_losses, verbose
+        ) + list(monitors)
+        return run(loop, monitors, max_epochs, epoch_offset)
+
+
+def steps_per_sample(solver):
+    """Whether ``solver`` steps once per sample (saga), whatever the batch.
+
+    A solver with its own epoch on the data does, unless it steps on the
+    full batch (one step an epoch).
+    """
+    return capabilities_of(solver).data_epoch is not None and not solver.full_batch
 
 
 def runs_of(problem, solver, shuffle):

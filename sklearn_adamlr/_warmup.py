@@ -5,7 +5,9 @@ uses, seconds each with an empty numba cache, and numba keeps them on disk
 for later processes. :func:`compile_kernels` runs one small fit of every
 kind, so that the cost is paid once where it is cheap to pay (building an
 image or an environment: ``python -m sklearn_adamlr --compile``) rather than
-by a user's first fit.
+by a user's first fit. Each fit marks its kind as compiled, so that later
+small fits of that kind run the compiled code (see :mod:`._kernels.pays`):
+without it they run the numpy path rather than wait for a compilation.
 """
 
 import time
@@ -54,7 +56,7 @@ def compile_kernels(solvers=None, dtypes=(np.float64, np.float32)):
     X = rng.normal(size=(60, 4))
     targets = ((X[:, 0] > 0).astype(int), np.arange(len(X)) % 3)
     kinds = 0
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _kernels.pays.forced("always"):
         # one epoch each: a ConvergenceWarning every time, and nothing else
         warnings.simplefilter("ignore")
         for dtype in dtypes:

@@ -5,6 +5,7 @@ which iterate over ``available_solvers()``, pick it up with no change to the
 package or to any test file.
 """
 
+import os
 import re
 
 import numpy as np
@@ -26,6 +27,12 @@ from sklearn_adamlr.solvers._base import capabilities_of
 # process per core, and two threads each on 2 cores made scikit-learn's
 # references crawl (lbfgs to tol=1e-12 on digits: 3.7 s, 0.11 s on one).
 threadpool_limits(1)
+
+# Every fit may compile, as before the rule of _kernels.pays: the tests that
+# compare the compiled path with numpy's must run it, whatever the data's
+# size and whatever the cache holds. tests/test_compile_rule.py tests the
+# rule itself, in processes of its own.
+os.environ["SKLEARN_ADAMLR_COMPILE"] = "always"
 
 # mutmut (see docs/architecture.rst) imports this file twice in one process
 if "thirdparty_plain_sgd" in available_solvers():

@@ -25,13 +25,15 @@ The modules, each readable on its own:
 A solver with its own compiled epoch (``Capabilities.sparse_kernel``, e.g.
 Adam's) uses the helpers of :mod:`._numba` and :mod:`.rowloss`.
 
-``AVAILABLE`` is read at call time by :func:`supports` and the solvers, so
-that setting it to False (as the tests do) sends every call to the numpy path.
+``AVAILABLE`` is read at call time by :func:`enabled` (which :func:`supports`
+and the solvers ask), so that setting it to False (as the tests do) sends
+every call to the numpy path. :mod:`.pays` decides, per fit, whether a fit
+runs compiled code at all: a small fit does not wait for a compilation.
 """
 
 import numpy as np
 
-from . import _numba
+from . import _numba, pays
 from ._numba import jit, rows_arg, soft_threshold, threshold_arg
 from .gradient import Kernel, loss_gradient
 from .linear import LinearKernel
@@ -42,6 +44,7 @@ __all__ = [
     "AVAILABLE",
     "Kernel",
     "LinearKernel",
+    "enabled",
     "jit",
     "loss_gradient",
     "rows_arg",
@@ -51,13 +54,27 @@ __all__ = [
 ]
 
 
+def enabled():
+    """Whether compiled code may run here: numba is installed and the fit allows it.
+
+    See :mod:`.pays` for when a fit allows it.
+
+    Examples
+    --------
+    >>> from sklearn_adamlr import _kernels
+    >>> _kernels.enabled() == _kernels.AVAILABLE
+    True
+    """
+    return AVAILABLE and pays.allowed()
+
+
 def supports(X, params):
     """Whether the compiled kernels apply to ``X`` and ``params``.
 
     ``X`` is a C-contiguous array or a CSR matrix (canonical or not), of
     float32 or float64, and ``params`` has its dtype.
     """
-    if not AVAILABLE or X.dtype not in (np.float32, np.float64):
+    if not enabled() or X.dtype not in (np.float32, np.float64):
         return False
     if params.dtype != X.dtype or not params.flags.c_contiguous:
         return False

@@ -126,7 +126,7 @@ class Adam(Solver):
         b1, b2 = self.beta_1, self.beta_2
         state.t += 1
         lr_t = self._corrected_rate(learning_rate, state.t)
-        if _step is not None and _kernels.AVAILABLE:
+        if _step is not None and _kernels.enabled():
             ok = _step(
                 params, grad, state.m, state.v, *_numba.rows_arg(rows),
                 lr_t, b1, b2, self.epsilon, _numba.threshold_arg(prox),

@@ -207,7 +207,7 @@ class LBFGS(Solver):
         q = state.grad.copy()
         if state.n_pairs == 0:
             q *= learning_rate
-        elif _two_loop is not None and _kernels.AVAILABLE:
+        elif _two_loop is not None and _kernels.enabled():
             m = self.memory
             _two_loop(state.s.reshape(m, -1), state.y.reshape(m, -1), state.rho,
                       state.head, state.n_pairs, q.reshape(-1))  # fmt: skip

@@ -141,7 +141,7 @@ class MinibatchSGD(Solver):
         move (lazy updates on sparse data).
         """
         v = state.velocity
-        if _step is not None and _kernels.AVAILABLE:
+        if _step is not None and _kernels.enabled():
             # float(): the secant step is a float32 scalar on float32 data,
             # which numba compiled as a variant of its own mid-fit
             ok = _step(

@@ -1,0 +1,207 @@
+"""When a fit runs compiled code: when it is compiled already, or when compiling pays.
+
+With an empty numba cache, the first fit of each kind compiles its kernels:
+0.6 to 1.9 s (measured, one fit of 600 x 30 in a new process: gd 0.58 s
+dense, 0.64 s CSR; adam 0.74 / 1.30 s; minibatch 0.81 / 1.88 s; saga
+1.14 / 1.60 s; lbfgs 0.80 / 0.95 s). A small fit's numpy path takes
+milliseconds (breast_cancer: lbfgs 2.6 ms, adam 20 ms), so a small fit must
+not wait for a compilation. The rule, under the default policy ``'auto'``:
+
+- a fit runs compiled code when its kind (solver, dtype, dense or CSR, two
+  classes or more, with or without an L1 part) is compiled already: in this
+  process, or in numba's cache by an earlier fit or by
+  ``python -m sklearn_adamlr --compile``;
+- otherwise it compiles only when the time the compiled path saves over
+  ``EPOCHS`` epochs (:func:`saving`) is at least ``COMPILE_SECONDS``.
+
+A fit that ran compiled marks its kind as compiled, with a file beside
+numba's own cache files, named after the kernels' sources (their sizes and
+times, as numba's index is), so that a new version of the package, or an
+emptied cache, starts cold again.
+
+The policy is the environment variable ``SKLEARN_ADAMLR_COMPILE``:
+``'auto'`` (the default), ``'always'`` (compile whatever a fit needs: the
+behaviour before this rule, which the test suite uses) or ``'never'`` (the
+numpy path only).
+"""
+
+import hashlib
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from scipy import sparse
+
+from . import _numba
+
+POLICIES = ("auto", "always", "never")
+
+# What compiling one kind costs, in seconds: the middle of the measured 0.6
+# to 1.9 s above.
+COMPILE_SECONDS = 1.0
+
+# The epochs over which a fit repays the compilation: about what a default
+# fit of the bundled sets takes (adam on breast_cancer: 100 or so).
+EPOCHS = 100
+
+# What the compiled path saves, measured per epoch with a warm cache on
+# 2,000 to 200,000 rows (one thread, compiled against numpy):
+# - per update (a minibatch, or a row of saga's): dense 20 us (adam on
+#   20,000 x 10: 2.26 against 4.42 ms for 100 minibatches; saga 17 us a
+#   row), CSR 40 us (adam 62, minibatch 52, saga 34);
+# - per row of a full-batch pass: 0.04 us (lbfgs 200,000 x 20: 15.5 against
+#   21.5 ms, gd 16.8 against 25.6 ms).
+SAVING_PER_UPDATE = {False: 20e-6, True: 40e-6}
+SAVING_PER_ROW = 0.04e-6
+
+_local = threading.local()
+_compiled_kinds = set()
+
+
+def policy():
+    """This thread's policy: ``SKLEARN_ADAMLR_COMPILE``, or a :func:`forced` one."""
+    forced_policy = getattr(_local, "forced", None)
+    if forced_policy is not None:
+        return forced_policy
+    value = os.environ.get("SKLEARN_ADAMLR_COMPILE", "auto").strip().lower()
+    if value not in POLICIES:
+        raise ValueError(
+            f"SKLEARN_ADAMLR_COMPILE={value!r}: expected one of {POLICIES}."
+        )
+    return value
+
+
+def allowed():
+    """Whether the current fit of this thread may run compiled code.
+
+    True outside a fit (a kernel called directly, a dask block).
+    """
+    return getattr(_local, "allowed", True)
+
+
+@contextmanager
+def forced(value):
+    """Run a block under the policy ``value`` (``--compile`` uses ``'always'``)."""
+    previous = getattr(_local, "forced", None)
+    _local.forced = value
+    try:
+        yield
+    finally:
+        _local.forced = previous
+
+
+def kind(problem, solver, params):
+    """The kind of a fit: what decides which kernels it compiles."""
+    X = problem.X
+    return (
+        getattr(solver, "name", None) or type(solver).__name__,
+        str(X.dtype),
+        "csr" if sparse.issparse(X) else "dense",
+        "binary" if params.shape[1] == 1 else "multinomial",
+        "l1" if problem.penalty.has_prox else "l2",
+    )
+
+
+def saving(problem, solver, batch_size, per_sample):
+    """Seconds the compiled path saves over ``EPOCHS`` epochs (an estimate).
+
+    ``per_sample``: the solver steps once a row whatever the batch (saga).
+    """
+    n = problem.n_samples
+    if solver.full_batch:
+        per_epoch = n * SAVING_PER_ROW
+    else:
+        updates = n if per_sample else -(-n // max(1, batch_size))
+        per_epoch = updates * SAVING_PER_UPDATE[sparse.issparse(problem.X)]
+    return EPOCHS * per_epoch
+
+
+def pays(problem, solver, params, batch_size, per_sample):
+    """Whether this fit runs compiled code (see the module's rule)."""
+    if not _numba.AVAILABLE:
+        return False
+    rule = policy()
+    if rule != "auto":
+        return rule == "always"
+    fit_kind = kind(problem, solver, params)
+    if fit_kind in _compiled_kinds or _marker(fit_kind).exists():
+        return True
+    return saving(problem, solver, batch_size, per_sample) >= COMPILE_SECONDS
+
+
+@contextmanager
+def fit_scope(problem, solver, params, batch_size, per_sample):
+    """Run a fit with compiled code allowed or not; mark its kind when it ran compiled.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_adamlr._kernels import pays
+    >>> with pays.forced("never"):
+    ...     pays.policy()
+    'never'
+    >>> pays.allowed()
+    True
+    """
+    allow = pays(problem, solver, params, batch_size, per_sample)
+    previous = allowed()
+    _local.allowed = allow
+    try:
+        yield allow
+    finally:
+        _local.allowed = previous
+    # (not reached when the fit raised)
+    if allow and _numba.AVAILABLE:
+        mark(kind(problem, solver, params))
+
+
+def mark(fit_kind):
+    """Record that ``fit_kind``'s kernels are compiled: in this process and on disk."""
+    if fit_kind in _compiled_kinds:
+        return
+    _compiled_kinds.add(fit_kind)
+    path = _marker(fit_kind)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError:
+        # a read-only cache: numba cannot keep the code either
+        pass
+
+
+def _marker(fit_kind):
+    """The file that says ``fit_kind`` is compiled in numba's cache."""
+    return _cache_dir() / f"sklearn_adamlr-compiled-{_stamp()}-{'-'.join(fit_kind)}"
+
+
+_STAMP = None
+
+
+def _stamp():
+    """The kernels' sources (sizes and times) and numba's version, hashed."""
+    global _STAMP
+    if _STAMP is None:
+        package = Path(__file__).resolve().parent.parent
+        files = sorted(package.glob("_kernels/*.py")) + sorted(
+            package.glob("solvers/*.py")
+        )
+        digest = hashlib.sha256(_numba.numba.__version__.encode())
+        for path in files:
+            info = path.stat()
+            digest.update(f"{path.name}:{info.st_size}:{info.st_mtime}".encode())
+        _STAMP = digest.hexdigest()[:16]
+    return _STAMP
+
+
+def _cache_dir():
+    """Where numba keeps this package's compiled kernels (its locator's choice)."""
+    from .rowloss import _add_loss
+
+    # numba's Dispatcher keeps its cache (and its directory) in _cache; the
+    # directory follows NUMBA_CACHE_DIR, or is the sources' __pycache__
+    cache = getattr(_add_loss, "_cache", None)
+    path = getattr(cache, "_cache_path", None)
+    if path is None:  # pragma: no cover - another numba layout
+        return Path(__file__).resolve().parent / "__pycache__"
+    return Path(path)
