@@ -195,13 +195,20 @@ class StallResponse(Monitor):
     made things worse than at the start (or always, for a per-sample
     solver), the loop first restarts from the best point with a fresh state.
 
+    With ``hand_over``, where the batch would first grow the loop stops
+    instead, for a full-batch solver to go on from the best point: the
+    minibatches have reached their noise floor, where their steps make
+    little progress per pass over ``X`` and a full-batch solver much.
+
     Parameters
     ----------
     certificate : Certificate
+    hand_over : bool, default=False
     """
 
-    def __init__(self, certificate):
+    def __init__(self, certificate, hand_over=False):
         self.certificate = certificate
+        self.hand_over = hand_over
 
     def after_epoch(self, loop, report):
         cert = self.certificate
@@ -226,6 +233,9 @@ class StallResponse(Monitor):
             # of 1e-2).
             actions = (Restart(cert.best_params),)
         stall = f"No lower objective for {stalled} epochs"
+        if grow and self.hand_over:
+            note = f"{stall}: the minibatch steps hand over to full-batch steps."
+            return (Stop(False, hand_over=True, note=note),)
         if grow:
             # Stalled in the noise of the minibatches: double the batch,
             # which halves the noise and keeps an epoch at one pass over X;

@@ -18,6 +18,7 @@ from ._callbacks import (
     callback_monitor,
     root_context,
 )
+from ._hand_over import finish, hands_over
 from ._inputs import fit_inputs, split_validation
 from ._penalties import ElasticNet
 from ._predict import LinearPredictions
@@ -98,7 +99,10 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         ``'adam'`` in :meth:`partial_fit`; ``solver_`` says which ran
         (rules: ``sklearn_adamlr._auto``); a later ``partial_fit`` goes on
         with Adam's fresh state. Otherwise a registered name, or a
-        :class:`Solver` instance (used as given).
+        :class:`Solver` instance (used as given). In :meth:`fit` with
+        ``tol``, ``'adam'`` and ``'minibatch'`` hand over to the full-batch
+        solver ``'auto'`` picks where their batch would first grow;
+        ``solver_`` then reads e.g. ``'adam+lbfgs'`` (see the user guide).
     learning_rate : 'auto' or float, default='auto'
         Base step size. ``'auto'`` asks the solver: ``1 / L`` for ``'gd'``
         (``L`` the Lipschitz constant of the gradient; ``gd`` then adapts its
@@ -113,7 +117,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         (``Solver.stream_learning_rate``). The value used is
         ``learning_rate_``. In :meth:`fit` with ``tol``, when the full
         objective stops improving (for about 10 updates, 20 for
-        ``'minibatch'``, and at least an epoch) the batch size doubles, with
+        ``'minibatch'``, and at least an epoch) the batch size doubles (or
+        hands over, see ``solver``), with
         ``'auto'`` the step of the larger batch; at the full batch the step
         is halved instead, down to a thousandth of the start, and with
         ``'auto'`` ``'minibatch'`` follows the local curvature (the
@@ -497,11 +502,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         solver = get_solver(name, self.get_params())
         params, stream = start_stream(self, solver, inputs, incremental, first_call)
         problem, validation = self._problem(inputs, penalty, stream.rng)
-        batch_size = (
-            min(200, problem.n_samples)
-            if self.batch_size == "auto"
-            else self.batch_size
-        )
+        auto_batch = self.batch_size == "auto"
+        batch_size = min(200, problem.n_samples) if auto_batch else self.batch_size
         learning_rate, rate_for_batch = step_size(
             self, solver, problem, batch_size, incremental, first_call
         )
@@ -531,8 +533,14 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
             rate_for_batch=rate_for_batch,
             average=stream.average,
             monitors=() if callbacks is None else (callbacks,),
+            hand_over=hands_over(solver, incremental, callbacks, inputs),
+        )
+        solver, params, result = finish(
+            self, inputs, problem, solver, params, result, alpha, stream.rng
         )
         params = self._commit(inputs, params, stream, result, learning_rate, previous)
+        if type(solver) is not stream.solver_class:  # handed over
+            self.solver_ += "+" + solver.name
         if callbacks is not None:
             callbacks.end()
         return result, inputs.X, (problem, params, solver)
@@ -577,9 +585,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         # previous: the loss curve of a resumed stream's earlier calls
         self.n_iter_ = self.n_iter_ + 1 if previous else result.n_epochs
         self.learning_rate_ = learning_rate
-        self.solver_ = getattr(stream.solver_class, "name", None) or (
-            stream.solver_class.__name__
-        )
+        solver = stream.solver_class
+        self.solver_ = getattr(solver, "name", None) or solver.__name__
         self.optimality_ = result.optimality
         # (partial_fit refuses early_stopping)
         validated = self.early_stopping

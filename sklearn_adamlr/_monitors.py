@@ -87,11 +87,15 @@ class Stop(Action):
 
     ``converged``: the stopping rule was met. ``requested``: a user's
     callback asked for it, which is no failure to converge either.
+    ``hand_over``: the minibatch steps are done, and a full-batch solver is
+    to go on from the point returned (see ``StallResponse``).
     """
 
     converged: bool
     message: str = ""
     requested: bool = False
+    hand_over: bool = False
+    note: str = ""
 
     def apply(self, loop):
         if loop.stop is None:

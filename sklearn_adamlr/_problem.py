@@ -199,16 +199,21 @@ def step_size(estimator, solver, problem, batch_size, incremental, first_call):
         return float(estimator.learning_rate), None
     if incremental and not first_call:
         return estimator.learning_rate_, None
-    smoothness = Smoothness(problem)
     # the loop halves a step that stalls only when it measures the
     # certificate (see Solver.stream_learning_rate)
     certified = not incremental and estimator.tol is not None
     certified = certified and not estimator.early_stopping
-    learning_rate = auto_learning_rate(solver, smoothness, batch_size, certified)
     if not certified:
-        return learning_rate, None
+        smoothness = Smoothness(problem)
+        return auto_learning_rate(solver, smoothness, batch_size, False), None
+    return certified_step(solver, problem, batch_size)
+
+
+def certified_step(solver, problem, batch_size):
+    """``(learning_rate, rate_for_batch)`` of a certified fit's automatic step."""
+    smoothness = Smoothness(problem)
 
     def rate_for_batch(size):
         return auto_learning_rate(solver, smoothness, size)
 
-    return learning_rate, rate_for_batch
+    return rate_for_batch(batch_size), rate_for_batch

@@ -59,6 +59,9 @@ class TrainingResult:
     requested_stop : bool
         A monitor stopped the call on a user's request (a scikit-learn
         callback): no failure to converge.
+    hand_over : bool
+        The minibatch steps stopped for a full-batch solver to go on from
+        the returned point (``train``'s ``hand_over``).
     best_params : ndarray or None
         The parameters to return instead of the last iterate: the best
         validation score's, or the lowest full objective's. None: the last.
@@ -85,6 +88,7 @@ class TrainingResult:
     validation_scores: list = field(default_factory=list)
     converged: bool = False
     requested_stop: bool = False
+    hand_over: bool = False
     best_params: np.ndarray | None = None
     optimality: float | None = None
     objective: float | None = None
@@ -268,6 +272,7 @@ def train(
     rate_for_batch=None,
     average=None,
     monitors=(),
+    hand_over=False,
 ):
     """Run up to ``max_epochs`` epochs; update ``params`` and ``state`` in place.
 
@@ -313,6 +318,9 @@ def train(
         Only without ``tol`` and ``validation``.
     monitors : sequence of Monitor, default=()
         Monitors after the built-in ones (scikit-learn's callbacks).
+    hand_over : bool, default=False
+        Stop where a certified minibatch fit would first grow its batch
+        (``result.hand_over``), for a full-batch solver to finish.
 
     Returns
     -------
@@ -326,24 +334,15 @@ def train(
     # a small fit does not wait for numba to compile (see _kernels.pays)
     with pays.fit_scope(problem, solver, params, batch_size, steps_per_sample(solver)):
         loop = Loop(
-            problem,
-            solver,
-            params,
-            state,
-            learning_rate=learning_rate,
-            schedule=schedule,
-            t=t,
-            batch_size=batch_size,
-            mode=mode,
-            rng=rng,
-            tol=tol,
-            rate_scale=rate_scale,
-            rate_for_batch=rate_for_batch,
-        )
+            problem, solver, params, state, learning_rate=learning_rate,
+            schedule=schedule, t=t, batch_size=batch_size, mode=mode, rng=rng,
+            tol=tol, rate_scale=rate_scale, rate_for_batch=rate_for_batch,
+        )  # fmt: skip
         loop.run = runs_of(problem, solver, shuffle)
         monitors = monitors_for(
-            loop, validation, n_iter_no_change, average, previous_losses, verbose
-        ) + list(monitors)
+            loop, validation, n_iter_no_change, average, previous_losses, verbose,
+            hand_over,
+        ) + list(monitors)  # fmt: skip
         return run(loop, monitors, max_epochs, epoch_offset)
 
 
@@ -375,7 +374,10 @@ def runs_of(problem, solver, shuffle):
     return MINIBATCH_RUN
 
 
-def monitors_for(loop, validation, n_iter_no_change, average, previous_losses, verbose):
+def monitors_for(
+    loop, validation, n_iter_no_change, average, previous_losses, verbose,
+    hand_over=False,
+):  # fmt: skip
     """The built-in monitors of a call, in the order they see an epoch."""
     certify = loop.tol is not None and validation is None
     # the step is the automatic one of a certified fit (see rate_for_batch)
@@ -386,7 +388,7 @@ def monitors_for(loop, validation, n_iter_no_change, average, previous_losses, v
         monitors.append(ValidationStop(validation, loop.tol, n_iter_no_change))
     if certify:
         certificate = Certificate(loop.tol)
-        monitors += [certificate, StallResponse(certificate)]
+        monitors += [certificate, StallResponse(certificate, hand_over)]
         # the full-batch secant step (see Solver.secant_step)
         if automatic and loop.solver.secant_step and not loop.per_sample:
             monitors.append(SecantStep(certificate))
@@ -428,6 +430,7 @@ def run(loop, monitors, max_epochs, epoch_offset=0):
         if loop.stop is not None:
             result.converged = loop.stop.converged
             result.requested_stop = loop.stop.requested
+            result.hand_over = loop.stop.hand_over
             break
     result.t, result.rate_scale, result.state = loop.t, loop.rate_scale, loop.state
     for monitor in monitors:

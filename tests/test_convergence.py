@@ -17,6 +17,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_adamlr import AdamLogisticRegression, RisingLossWarning
+from sklearn_adamlr.solvers._adam import Adam
+from sklearn_adamlr.solvers._minibatch import MinibatchSGD
 
 DATASETS = {
     "breast_cancer": load_breast_cancer,
@@ -29,6 +31,14 @@ DATASETS = {
 FIRST_ORDER = ["gd", "lbfgs", "minibatch", "adam", "saga"]
 BUILT_IN = [*FIRST_ORDER, "newton"]
 _CACHE = {}
+
+
+@pytest.fixture
+def own_steps(monkeypatch):
+    """adam and minibatch without their hand-over (Solver.hand_over): the
+    tests of their own steps' failures and of the stall response see them."""
+    monkeypatch.setattr(Adam, "hand_over", False)
+    monkeypatch.setattr(MinibatchSGD, "hand_over", False)
 
 
 def dataset(name, raw=False):
@@ -211,7 +221,7 @@ def fit_default_on(X, y, solver):
 
 @pytest.mark.parametrize("name", ["breast_cancer", "wine"])
 @pytest.mark.parametrize("solver", FIRST_ORDER)
-def test_raw_features_warn_and_name_the_scales(solver, name):
+def test_raw_features_warn_and_name_the_scales(solver, name, own_steps):
     X, _ = dataset(name, raw=True)
     rms = np.sqrt(np.mean(X**2, axis=0))
     # the user guide's figure: breast_cancer's largest column is over 4,000
@@ -259,7 +269,7 @@ def test_a_huge_constant_column_is_named():
 
 
 @pytest.mark.parametrize("solver", FIRST_ORDER)
-def test_the_returned_model_is_never_worse_than_the_start(solver):
+def test_the_returned_model_is_never_worse_than_the_start(solver, own_steps):
     # A step far too large: the iterates climb above the starting objective.
     X, y = dataset("breast_cancer", raw=True)
     est = AdamLogisticRegression(
@@ -298,7 +308,7 @@ def test_refits_with_the_certificate_are_bit_identical(solver):
     assert np.array_equal(a.intercept_, b.intercept_)
 
 
-def test_verbose_says_when_the_batch_grows_and_the_step_halves(capsys):
+def test_verbose_says_when_the_batch_grows_and_the_step_halves(capsys, own_steps):
     X, y = dataset("breast_cancer")
     AdamLogisticRegression(solver="adam", random_state=0, verbose=1).fit(X, y)
     out = capsys.readouterr().out
@@ -393,7 +403,7 @@ def test_adam_auto_step_is_smaller_where_nothing_halves_it():
 
 
 @pytest.mark.parametrize("name", ["breast_cancer", "wine"])
-def test_a_diverging_fit_restarts_from_its_best_point(name):
+def test_a_diverging_fit_restarts_from_its_best_point(name, own_steps):
     # raw features, up to 4,400 times the median column's scale: adam's steps
     # of 0.1 throw the logits far off and every point they reach is worse
     # than the start. On a stall the loop resumes from the best point with a

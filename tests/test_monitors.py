@@ -247,10 +247,11 @@ def _stall_case(**overrides):
         solver=SimpleNamespace(stall_patience=10),
         rate_scale=1.0,
     )
+    hand_over = overrides.pop("hand_over", False)
     for key, value in overrides.items():
         target = cert if hasattr(cert, key) else loop
         setattr(target, key, value)
-    return StallResponse(cert), cert, loop
+    return StallResponse(cert, hand_over), cert, loop
 
 
 def test_the_stall_response_grows_the_batch_after_its_patience_in_updates():
@@ -273,6 +274,23 @@ def test_the_stall_response_restarts_when_worse_than_the_start():
     response, cert, loop = _stall_case(stalled_marked=2, batch_size=300)
     (grow,) = response.after_epoch(loop, None)
     assert grow.size == 400
+
+
+def test_the_stall_response_hands_over_where_the_batch_would_grow():
+    response, cert, loop = _stall_case(stalled_marked=2, hand_over=True)
+    (stop,) = response.after_epoch(loop, None)
+    assert isinstance(stop, Stop) and stop.hand_over and not stop.converged
+    assert stop.note == (
+        "No lower objective for 2 epochs: the minibatch steps hand over to "
+        "full-batch steps."
+    )
+    assert cert.stalled == cert.stalled_marked == 0
+    # at the full batch there is nothing to hand over: the step is halved
+    response, cert, loop = _stall_case(
+        batch_size=400, bounds=(np.arange(1), None), stalled=10, hand_over=True
+    )
+    (action,) = response.after_epoch(loop, None)
+    assert isinstance(action, ScaleStep)
 
 
 def test_the_stall_response_halves_the_full_batch_step_down_to_its_floor():

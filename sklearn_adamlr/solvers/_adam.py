@@ -84,6 +84,7 @@ class Adam(Solver):
     """
 
     name = "adam"
+    hand_over = True
     hyperparameters = ("beta_1", "beta_2", "epsilon")
     # (sparse_kernel is added below: AdamSparseKernel is defined after Adam)
     capabilities = Capabilities(lazy=True)

@@ -100,6 +100,12 @@ class Solver:
         If True, every update uses the gradient over the whole data set
         (``batch_size`` is ignored) and the result does not depend on the
         order of the samples.
+    hand_over : bool
+        In a certified ``fit`` (``tol`` set, no early stopping, no
+        callbacks), stop the minibatch steps where the batch would first
+        grow, and let the full-batch solver that ``'auto'`` would choose go
+        on from the best point (``solver_`` reads e.g. ``'adam+lbfgs'``).
+        False by default; True for ``adam`` and ``minibatch``.
     hyperparameters : tuple of str
         Names of the estimator parameters that the constructor takes, e.g.
         ``("beta_1", "beta_2", "epsilon")``. The estimator passes them when
@@ -156,6 +162,7 @@ class Solver:
 
     name = None
     full_batch = False
+    hand_over = False
     hyperparameters = ()
     capabilities = Capabilities()
     stall_patience = 10
