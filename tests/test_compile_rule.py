@@ -55,6 +55,13 @@ X, y = load_breast_cancer(return_X_y=True)
 X = StandardScaler().fit_transform(X)
 warnings.simplefilter("ignore")
 for solver in sys.argv[1].split(","):
+    if solver == "adam-20000":
+        # 100 minibatches an epoch: repays a load (0.2 s), not a compile
+        rng = np.random.RandomState(0)
+        Xm = rng.normal(size=(20_000, 5))
+        ym = (Xm[:, 0] > 0).astype(int)
+        AdamLogisticRegression(solver="adam", max_iter=5).fit(Xm, ym)
+        continue
     for data in (X, sparse.csr_matrix(X)):
         AdamLogisticRegression(solver=solver, max_iter=5).fit(data, y)
 print(json.dumps(dict(
@@ -86,20 +93,39 @@ def test_small_fits_compile_nothing_on_an_empty_cache(tmp_path):
     assert seen["kinds"] == []
 
 
-def test_a_compiled_kind_runs_compiled_in_later_processes(tmp_path):
+def test_a_cached_kind_runs_compiled_where_it_repays_the_load(tmp_path):
     # a process that compiles (as --compile or a long fit does) marks the
-    # kinds it ran; a later process's small fits of those kinds load the
-    # cached code, and compile nothing
-    first = _run(tmp_path, "gd", "always")
+    # kinds it ran
+    first = _run(tmp_path, "adam-20000,gd", "always")
     assert first["compiled"] != []
     assert first["kinds"] == [
-        "gd-float64-csr-binary-l2", "gd-float64-dense-binary-l2"
-    ]  # fmt: skip
-    later = _run(tmp_path, "gd,adam", "auto")
+        "adam-float64-dense-binary-l2",
+        "gd-float64-csr-binary-l2",
+        "gd-float64-dense-binary-l2",
+    ]
+    # a later process loads adam's cached code for the fit that repays the
+    # load, compiling nothing; gd's small fits would not repay it
+    later = _run(tmp_path, "adam-20000,gd", "auto")
     assert later["compiled"] == []
-    # gd ran its compiled kernel (KernelEngine), adam, never compiled, numpy
     assert later["engines"] == ["KernelEngine", REFERENCE]
-    assert later["kinds"] == first["kinds"]
+    assert later["kinds"] == ["adam-float64-dense-binary-l2"]
+    # with an empty cache the same adam fit would not repay a compilation
+    fresh = _run(tmp_path / "fresh", "adam-20000", "auto")
+    assert fresh["compiled"] == [] and fresh["engines"] == [REFERENCE]
+
+
+def test_the_cost_of_getting_a_kinds_code(monkeypatch):
+    fit_kind = ("a-solver", "float64", "dense", "binary", "l2")
+    monkeypatch.setattr(pays, "_compiled_kinds", set())
+    assert pays.cost(fit_kind) == pays.COMPILE_SECONDS
+    monkeypatch.setattr(
+        pays, "_marker", lambda kind: SimpleNamespace(exists=lambda: True)
+    )
+    assert pays.cost(fit_kind) == pays.FIRST_LOAD_SECONDS
+    pays._compiled_kinds.add(("another-solver",))
+    assert pays.cost(fit_kind) == pays.LOAD_SECONDS
+    pays._compiled_kinds.add(fit_kind)
+    assert pays.cost(fit_kind) == 0.0
 
 
 def _problem(n, d, is_sparse=False):

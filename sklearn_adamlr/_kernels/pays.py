@@ -3,16 +3,21 @@
 With an empty numba cache, the first fit of each kind compiles its kernels:
 0.6 to 1.9 s (measured, one fit of 600 x 30 in a new process: gd 0.58 s
 dense, 0.64 s CSR; adam 0.74 / 1.30 s; minibatch 0.81 / 1.88 s; saga
-1.14 / 1.60 s; lbfgs 0.80 / 0.95 s). A small fit's numpy path takes
-milliseconds (breast_cancer: lbfgs 2.6 ms, adam 20 ms), so a small fit must
-not wait for a compilation. The rule, under the default policy ``'auto'``:
+1.14 / 1.60 s; lbfgs 0.80 / 0.95 s). Loading them from numba's cache is
+not free either: 0.17 s for the first kind in a process (numba sets up its
+compiler's target), a few milliseconds for each later one. A small fit's
+numpy path takes milliseconds (breast_cancer: lbfgs 2.6 ms, adam 20 ms), so
+a small fit must wait for neither. The rule, under the default policy
+``'auto'``: a fit runs compiled code when the time the compiled path saves
+over ``EPOCHS`` epochs (:func:`saving`) is at least what getting it costs
+(:func:`cost`):
 
-- a fit runs compiled code when its kind (solver, dtype, dense or CSR, two
-  classes or more, with or without an L1 part) is compiled already: in this
-  process, or in numba's cache by an earlier fit or by
-  ``python -m sklearn_adamlr --compile``;
-- otherwise it compiles only when the time the compiled path saves over
-  ``EPOCHS`` epochs (:func:`saving`) is at least ``COMPILE_SECONDS``.
+- nothing, for a kind (solver, dtype, dense or CSR, two classes or more,
+  with or without an L1 part) that ran compiled in this process;
+- ``LOAD_SECONDS``, or ``FIRST_LOAD_SECONDS`` while no kind has, for a kind
+  in numba's cache (compiled by an earlier fit or by
+  ``python -m sklearn_adamlr --compile``);
+- ``COMPILE_SECONDS`` otherwise.
 
 A fit that ran compiled marks its kind as compiled, with a file beside
 numba's own cache files, named after the kernels' sources (their sizes and
@@ -38,8 +43,12 @@ from . import _numba
 POLICIES = ("auto", "always", "never")
 
 # What compiling one kind costs, in seconds: the middle of the measured 0.6
-# to 1.9 s above.
+# to 1.9 s above; loading one from the cache, measured (1,000 x 20, lbfgs
+# then gd, adam, minibatch on CSR in one process: 0.170, 0.003, 0.004,
+# 0.013 s).
 COMPILE_SECONDS = 1.0
+FIRST_LOAD_SECONDS = 0.17
+LOAD_SECONDS = 0.015
 
 # The epochs over which a fit repays the compilation: about what a default
 # fit of the bundled sets takes (adam on breast_cancer: 100 or so).
@@ -117,6 +126,15 @@ def saving(problem, solver, batch_size, per_sample):
     return EPOCHS * per_epoch
 
 
+def cost(fit_kind):
+    """Seconds it costs to get ``fit_kind``'s compiled code in this process."""
+    if fit_kind in _compiled_kinds:
+        return 0.0
+    if _marker(fit_kind).exists():
+        return LOAD_SECONDS if _compiled_kinds else FIRST_LOAD_SECONDS
+    return COMPILE_SECONDS
+
+
 def pays(problem, solver, params, batch_size, per_sample):
     """Whether this fit runs compiled code (see the module's rule)."""
     if not _numba.AVAILABLE:
@@ -125,9 +143,7 @@ def pays(problem, solver, params, batch_size, per_sample):
     if rule != "auto":
         return rule == "always"
     fit_kind = kind(problem, solver, params)
-    if fit_kind in _compiled_kinds or _marker(fit_kind).exists():
-        return True
-    return saving(problem, solver, batch_size, per_sample) >= COMPILE_SECONDS
+    return saving(problem, solver, batch_size, per_sample) >= cost(fit_kind)
 
 
 @contextmanager
