@@ -30,6 +30,14 @@ def column_moments(X):
     return np.sqrt(total / n), sums / n
 
 
+def sampled_moments(X, rows):
+    """:func:`column_moments` of a strided sample of about ``rows`` of ``X``'s rows.
+
+    A strided view, not a copy: a few microseconds on any data.
+    """
+    return column_moments(X[:: max(1, X.shape[0] // rows)])
+
+
 # Columns far from centred: a column's RMS over its standard deviation
 # beyond this (its mean dwarfs its spread, and its coefficient is tangled
 # with the intercept's). Measured: raw iris 7.1 (sepal width: mean 3.06,

@@ -6,7 +6,7 @@ The estimator's default. A named solver runs as named.
 import numpy as np
 from scipy import sparse
 
-from ._advice import SCALE_SPREAD, UNCENTERED, centring, column_moments, spread
+from ._advice import SCALE_SPREAD, UNCENTERED, centring, sampled_moments, spread
 from .solvers._newton import MATRIX_MAX
 
 # The penalty's strength per unit weight, 1 / (C * sum(sample_weight)),
@@ -56,7 +56,7 @@ def _raw(X, fit_intercept):
 
 def _sample_moments(X):
     """``(rms, mean)`` of the columns of a strided sample of ``X``'s rows."""
-    return column_moments(X[:: max(1, X.shape[0] // _SAMPLE_ROWS)])
+    return sampled_moments(X, _SAMPLE_ROWS)
 
 
 def choose_solver(

@@ -10,6 +10,7 @@ step from the curvature along the last move.
 import numpy as np
 
 from ._monitors import GrowBatch, Monitor, Restart, ScaleStep, SetStep, Stop
+from .solvers._metric import metric_norm
 
 # While the batch can still grow, an epoch counts as progress only if it
 # lowers the best full objective by this share of the progress since the
@@ -251,7 +252,7 @@ class StallResponse(Monitor):
         return actions + (ScaleStep(scale, f"{stall}: step size scaled by {scale:g}."),)
 
 
-def secant_step(params, gradient, previous_point, learning_rate, floor):
+def secant_step(params, gradient, previous_point, learning_rate, floor, precond=None):
     """The next full-batch step, and the point to measure the next one from.
 
     The Barzilai-Borwein step ``|dw| / |dg|`` between the previous point and
@@ -259,13 +260,15 @@ def secant_step(params, gradient, previous_point, learning_rate, floor):
     move; it is capped at twice ``learning_rate`` (the step grows
     gradually, and the stall rule can still halve it) and never below
     ``floor``, the automatic ``1 / L`` of the full batch, which is safe
-    everywhere.
+    everywhere. With a diagonal preconditioner ``precond``, the norms are
+    the preconditioned variables' (see :mod:`sklearn_adamlr._precondition`).
     """
     if previous_point is not None:
         last_params, last_gradient = previous_point
-        change = np.linalg.norm(gradient - last_gradient)
+        change = metric_norm(gradient - last_gradient, precond)
         if change > 0.0:
-            estimate = np.linalg.norm(params - last_params) / change
+            move = metric_norm(params - last_params, precond, inverse=True)
+            estimate = move / change
             learning_rate = max(floor, min(2.0 * learning_rate, estimate))
     return learning_rate, (params.copy(), gradient.copy())
 
@@ -296,6 +299,7 @@ class SecantStep(Monitor):
             self.previous_point,
             loop.learning_rate,
             loop.rate_for_batch(loop.n_samples),
+            getattr(loop.state, "precond", None),
         )
         return rate
 

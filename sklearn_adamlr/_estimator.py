@@ -21,6 +21,7 @@ from ._callbacks import (
 from ._hand_over import finish, hands_over
 from ._inputs import fit_inputs, split_validation
 from ._penalties import ElasticNet
+from ._precondition import diagonal
 from ._predict import LinearPredictions
 from ._problem import Problem, step_size
 from ._schedules import SCHEDULES, make_schedule
@@ -501,7 +502,7 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
             )
         solver = get_solver(name, self.get_params())
         params, stream = start_stream(self, solver, inputs, incremental, first_call)
-        problem, validation = self._problem(inputs, penalty, stream.rng)
+        problem, validation = self._problem(inputs, penalty, stream.rng, incremental)
         auto_batch = self.batch_size == "auto"
         batch_size = min(200, problem.n_samples) if auto_batch else self.batch_size
         learning_rate, rate_for_batch = step_size(
@@ -545,7 +546,7 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
             callbacks.end()
         return result, inputs.X, (problem, params, solver)
 
-    def _problem(self, inputs, penalty, rng):
+    def _problem(self, inputs, penalty, rng, incremental):
         """The loop's :class:`Problem`, and the validation score of early stopping."""
         X, target, sw = inputs.X, inputs.target, inputs.sample_weight
         validation = None
@@ -553,15 +554,15 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
             X, target, sw, validation = split_validation(
                 inputs, self.validation_fraction, rng
             )
+        # raw features: a diagonal preconditioner (a fit's, not a stream's)
+        args = (X, self.fit_intercept, X.dtype, penalty.l2, inputs.loss.curvature)
+        precond = None if incremental else diagonal(*args)
         problem = Problem(
-            X=X,
-            target=target,
-            sample_weight=sw,
-            loss=inputs.loss,
-            penalty=penalty,
-            fit_intercept=self.fit_intercept,
+            X=X, target=target, sample_weight=sw, loss=inputs.loss,
+            penalty=penalty, fit_intercept=self.fit_intercept,
             weight_total=inputs.weight_sum if inputs.distributed else None,
-        )
+            precond=precond,
+        )  # fmt: skip
         return problem, validation
 
     def _commit(self, inputs, params, stream, result, learning_rate, previous):
@@ -589,11 +590,9 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         self.solver_ = getattr(solver, "name", None) or solver.__name__
         self.optimality_ = result.optimality
         # (partial_fit refuses early_stopping)
-        validated = self.early_stopping
-        self.validation_scores_ = result.validation_scores if validated else None
-        self.best_validation_score_ = (
-            max(result.validation_scores) if validated else None
-        )
+        scores = result.validation_scores if self.early_stopping else None
+        self.validation_scores_ = scores
+        self.best_validation_score_ = None if scores is None else max(scores)
         stream.solver_state = result.state
         stream.rate_scale = result.rate_scale
         self._stream = stream

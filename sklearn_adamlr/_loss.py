@@ -285,7 +285,9 @@ def objective(params, X, target, sample_weight, loss, penalty):
     return value + penalty.value(params[:n_features]), grad
 
 
-def lipschitz_constant(X, sample_weight, fit_intercept, curvature, block=4096):
+def lipschitz_constant(
+    X, sample_weight, fit_intercept, curvature, block=4096, column_scale=None
+):
     """Lipschitz constant of the gradient of the normalised data term.
 
     It is ``curvature * lambda_max([X, 1]^T S [X, 1]) / sum(S)`` with ``S`` the
@@ -302,6 +304,10 @@ def lipschitz_constant(X, sample_weight, fit_intercept, curvature, block=4096):
         Bound on the loss's second derivative (0.25 binary, 0.5 softmax).
     block : int, default=4096
         Rows per block when building the Gram matrix.
+    column_scale : ndarray of shape (n_features,) or None, default=None
+        Factors on the columns of ``X`` (a diagonal preconditioner's square
+        root, see :mod:`sklearn_adamlr._precondition`); the intercept's
+        column keeps 1.
 
     Returns
     -------
@@ -335,18 +341,25 @@ def lipschitz_constant(X, sample_weight, fit_intercept, curvature, block=4096):
                 gram[n_features, :n_features] += col
         if fit_intercept:
             gram[n_features, n_features] = sw_sum
+        if column_scale is not None:
+            factors = np.append(column_scale, np.ones(int(fit_intercept)))
+            gram *= np.outer(factors, factors)
         top = np.linalg.eigvalsh(gram)[-1]
     else:
         from scipy.sparse.linalg import LinearOperator, eigsh
 
         def matvec(v):
             v = np.ravel(v)
+            if column_scale is not None:
+                v = np.concatenate([v[:n_features] * column_scale, v[n_features:]])
             z = X @ v[:n_features]
             if fit_intercept:
                 z = z + v[n_features]
             z = z * sw
             out = np.empty(n_cols)
             out[:n_features] = X.T @ z
+            if column_scale is not None:
+                out[:n_features] *= column_scale
             if fit_intercept:
                 out[n_features] = z.sum()
             return out

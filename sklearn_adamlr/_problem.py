@@ -33,6 +33,9 @@ class Problem:
     weight_total : float or None, default=None
         ``sum(sample_weight)`` when the weights are not in memory (a dask
         array's, see :mod:`sklearn_adamlr._dask`); None computes it.
+    precond : ndarray of shape (n_features + fit_intercept, 1) or None
+        The diagonal preconditioner of the solvers that take one (see
+        :mod:`sklearn_adamlr._precondition`); None: none.
     """
 
     X: object
@@ -42,6 +45,7 @@ class Problem:
     penalty: object
     fit_intercept: bool
     weight_total: float | None = None
+    precond: np.ndarray | None = None
 
     @property
     def n_samples(self):
@@ -65,14 +69,26 @@ class Smoothness:
 
     Solvers that need them (``gd``, ``minibatch``) read the attributes; the
     constants are computed on first access only, so Adam never pays for them.
+    With ``preconditioned`` and the problem's ``precond`` ``P``, they are
+    those of the problem in ``v = P^(-1/2) w``: of the columns scaled by
+    ``sqrt(P)``, with the L2 part's largest ``l2 * P_j``.
 
     Parameters
     ----------
     problem : Problem
+    preconditioned : bool, default=False
+        For a solver that takes the problem's ``precond``.
     """
 
-    def __init__(self, problem):
+    def __init__(self, problem, preconditioned=False):
         self._problem = problem
+        precond = problem.precond if preconditioned else None
+        d = problem.n_features
+        # the columns' factors in v, and the L2 part's largest curvature
+        self._columns = None if precond is None else np.sqrt(precond[:d, 0])
+        self._l2 = problem.penalty.l2 * (
+            1.0 if precond is None else float(precond[:d].max(initial=0.0))
+        )
 
     @cached_property
     def full(self):
@@ -80,9 +96,12 @@ class Smoothness:
         p = self._problem
         if hasattr(p.X, "lipschitz_constant"):  # data on a cluster (_dask)
             L = p.X.lipschitz_constant(p.fit_intercept, p.loss.curvature)
-            return L + p.penalty.l2
-        L = lipschitz_constant(p.X, p.sample_weight, p.fit_intercept, p.loss.curvature)
-        return L + p.penalty.l2
+            return L + self._l2
+        L = lipschitz_constant(
+            p.X, p.sample_weight, p.fit_intercept, p.loss.curvature,
+            column_scale=self._columns,
+        )  # fmt: skip
+        return L + self._l2
 
     @cached_property
     def _sample_constants(self):
@@ -100,6 +119,9 @@ class Smoothness:
             block = X[start : start + 4096]
             if sparse.issparse(block):
                 sq = np.asarray(block.multiply(block).sum(axis=1)).ravel()
+            elif self._columns is not None:
+                squares = self._columns**2
+                sq = np.einsum("ij,ij,j->i", block, block, squares, dtype=np.float64)
             else:
                 sq = np.einsum("ij,ij->i", block, block, dtype=np.float64)
             sq += float(p.fit_intercept)
@@ -112,7 +134,7 @@ class Smoothness:
     @property
     def max_sample(self):
         """Largest ``L_i`` of a single weighted sample's gradient, plus L2."""
-        return self._sample_constants[0] + self._problem.penalty.l2
+        return self._sample_constants[0] + self._l2
 
     @property
     def max_weighted_sample(self):
@@ -126,12 +148,12 @@ class Smoothness:
         if p.sample_weight is None:
             return self.max_sample
         counted = np.count_nonzero(p.sample_weight > 0) / p.n_samples
-        return self._sample_constants[0] * counted + p.penalty.l2
+        return self._sample_constants[0] * counted + self._l2
 
     @property
     def mean_sample(self):
         """Mean of the ``L_i`` of the weighted samples' gradients, plus L2."""
-        return self._mean_constant + self._problem.penalty.l2
+        return self._mean_constant + self._l2
 
     @cached_property
     def _mean_constant(self):
@@ -142,6 +164,8 @@ class Smoothness:
             X.flags.c_contiguous or X.flags.f_contiguous
         )
         if p.sample_weight is not None or not flat or X.dtype != np.float64:
+            return self._sample_constants[1]
+        if self._columns is not None:
             return self._sample_constants[1]
         # The squared norms of all rows in one dot product over X's buffer (a
         # view, no copy): 0.016 s on 400,000 x 100 float64, where the row
@@ -204,14 +228,14 @@ def step_size(estimator, solver, problem, batch_size, incremental, first_call):
     certified = not incremental and estimator.tol is not None
     certified = certified and not estimator.early_stopping
     if not certified:
-        smoothness = Smoothness(problem)
+        smoothness = Smoothness(problem, solver.preconditioned)
         return auto_learning_rate(solver, smoothness, batch_size, False), None
     return certified_step(solver, problem, batch_size)
 
 
 def certified_step(solver, problem, batch_size):
     """``(learning_rate, rate_for_batch)`` of a certified fit's automatic step."""
-    smoothness = Smoothness(problem)
+    smoothness = Smoothness(problem, solver.preconditioned)
 
     def rate_for_batch(size):
         return auto_learning_rate(solver, smoothness, size)

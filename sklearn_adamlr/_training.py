@@ -138,6 +138,7 @@ class Loop:
         rate_for_batch,
     ):
         self.problem, self.solver = problem, solver
+        self._precondition(state)
         self.params, self.state = params, state
         self.learning_rate, self.rate_scale = learning_rate, rate_scale
         self.schedule, self.t, self.rng, self.tol = schedule, t, rng, tol
@@ -175,8 +176,14 @@ class Loop:
         """Go on from ``point`` with a fresh solver state; tell the monitors."""
         self.params[...] = point
         self.state = self.solver.init_state(self.params)
+        self._precondition(self.state)
         for monitor in self.monitors:
             monitor.restarted(self)
+
+    def _precondition(self, state):
+        """Hand the problem's preconditioner (or None) to a solver that takes one."""
+        if self.solver.preconditioned:
+            state.precond = self.problem.precond
 
     def start_observed(self):
         """Whether the first update's own pass measures ``params`` (``observe``)."""

@@ -220,7 +220,7 @@ def fit_default_on(X, y, solver):
 
 
 @pytest.mark.parametrize("name", ["breast_cancer", "wine"])
-@pytest.mark.parametrize("solver", FIRST_ORDER)
+@pytest.mark.parametrize("solver", ["gd", "minibatch", "adam", "saga"])
 def test_raw_features_warn_and_name_the_scales(solver, name, own_steps):
     X, _ = dataset(name, raw=True)
     rms = np.sqrt(np.mean(X**2, axis=0))
@@ -229,7 +229,9 @@ def test_raw_features_warn_and_name_the_scales(solver, name, own_steps):
     assert rms.max() / np.median(rms) > (4000 if name == "breast_cancer" else 100)
     gap, caught, est = fit_default(name, solver, 1.0, False, raw=True)
     messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
-    assert gap > 1e-2  # measured: 0.8 to 10 (never silent, point 3)
+    # measured: 0.8 to 10 before the preconditioner of gd and minibatch,
+    # 2.5e-2 to 9.6e-2 with it (never silent, point 3)
+    assert gap > 1e-2
     assert len(messages) == 1
     assert "different scales" in messages[0]
     assert "StandardScaler" in messages[0]

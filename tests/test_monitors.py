@@ -330,6 +330,7 @@ def test_the_secant_step_is_the_inverse_curvature_along_the_last_move():
         batch_size=10,
         n_samples=10,
         rate_for_batch=lambda size: 0.05,
+        state=SimpleNamespace(precond=None),
     )
     secant = SecantStep(cert)
     first = secant.after_epoch(loop, None)
@@ -353,11 +354,29 @@ def test_the_secant_step_is_the_inverse_curvature_along_the_last_move():
     assert secant.after_epoch(loop, None) is None
 
 
+def test_the_secant_step_in_the_preconditioned_variables():
+    # curvature h along the first coordinate of w is h * P_0 in v = w / sqrt(P)
+    h, precond = 4.0, np.array([[4.0], [1.0]])
+    cert = SimpleNamespace(
+        point=np.zeros((2, 1)), gradient=np.zeros((2, 1)), measured_now=True
+    )
+    loop = SimpleNamespace(
+        learning_rate=0.1, batch_size=10, n_samples=10, rate_for_batch=lambda s: 0.05,
+        state=SimpleNamespace(precond=precond),
+    )  # fmt: skip
+    secant = SecantStep(cert)
+    secant.after_epoch(loop, None)
+    cert.point = np.array([[0.3], [0.0]])
+    cert.gradient = h * cert.point
+    assert secant.after_epoch(loop, None).learning_rate == pytest.approx(1 / 16)
+
+
 def test_the_secant_step_scales_an_observed_update():
     cert = SimpleNamespace(point=np.zeros((2, 1)), gradient=np.zeros((2, 1)))
     loop = SimpleNamespace(
-        learning_rate=0.1, n_samples=10, rate_for_batch=lambda s: 0.01
-    )
+        learning_rate=0.1, n_samples=10, rate_for_batch=lambda s: 0.01,
+        state=SimpleNamespace(precond=None),
+    )  # fmt: skip
     secant = SecantStep(cert)
     cert.fresh = False  # the point measured last: nothing new
     assert secant.observe(loop, None, None, None, 0.3) == 0.3
@@ -553,8 +572,9 @@ def test_the_stall_response_restarts_only_when_above_the_start():
 def test_the_secant_step_keeps_the_step_when_the_gradient_did_not_change():
     cert = SimpleNamespace(point=np.zeros((2, 1)), gradient=np.ones((2, 1)))
     loop = SimpleNamespace(
-        learning_rate=0.1, batch_size=10, n_samples=10, rate_for_batch=lambda s: 0.05
-    )
+        learning_rate=0.1, batch_size=10, n_samples=10, rate_for_batch=lambda s: 0.05,
+        state=SimpleNamespace(precond=None),
+    )  # fmt: skip
     cert.measured_now = True
     secant = SecantStep(cert)
     secant.after_epoch(loop, None)

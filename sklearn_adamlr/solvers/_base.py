@@ -128,6 +128,13 @@ class Solver:
         Only for a step that multiplies the gradient (in units of ``1 / L``);
         False by default, and for Adam, whose step is a distance per
         coordinate.
+    preconditioned : bool
+        The solver takes a diagonal preconditioner ``P`` on raw features
+        (see :mod:`sklearn_adamlr._precondition`): the training loop sets
+        its state's ``precond`` to ``P`` (None where there is none), and
+        the automatic step comes from the smoothness constants in the
+        preconditioned variables. False by default; True for ``gd``,
+        ``lbfgs`` and ``minibatch``.
     run_rows : int
         For a solver with ``Capabilities.data_epoch``: under ``shuffle=True``
         or ``'blocks'``, on at least ``_plan.RUNS_MIN * run_rows``
@@ -168,6 +175,7 @@ class Solver:
     stall_patience = 10
     secant_step = False
     run_rows = 1
+    preconditioned = False
 
     def __init__(self, **hyperparameters):
         for key, value in hyperparameters.items():

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._base import Solver, register_solver
+from ._metric import ScaledProx, metric_norm
 
 
 @dataclass
@@ -27,6 +28,9 @@ class GDState:
         The gradient at ``prev_point``.
     n_restarts : int
         Restarts so far, for diagnostics.
+    precond : ndarray of shape (n_params, 1) or None
+        The diagonal preconditioner ``P``: steps by ``P * grad``, measured
+        in the preconditioned variables' norm (see ``Solver.preconditioned``).
     """
 
     y: np.ndarray | None
@@ -36,6 +40,7 @@ class GDState:
     prev_point: np.ndarray | None = None
     prev_grad: np.ndarray | None = None
     n_restarts: int = 0
+    precond: np.ndarray | None = None
 
 
 @register_solver
@@ -83,6 +88,7 @@ class GradientDescent(Solver):
 
     name = "gd"
     full_batch = True
+    preconditioned = True
     hyperparameters = ("nesterovs_momentum",)
 
     def __init__(self, nesterovs_momentum=True):
@@ -102,15 +108,21 @@ class GradientDescent(Solver):
 
     def update(self, params, grad, state, learning_rate, prox):
         """One proximal gradient step, then the FISTA extrapolation."""
+        if state.precond is not None and prox is not None:
+            prox = ScaledProx(prox, state.precond)
         if state.y is None:
+            if state.precond is not None:
+                grad *= state.precond
             params -= learning_rate * grad
             if prox is not None:
                 prox(params, learning_rate)
             return
         y = state.y
         step = self._adapt_step(state, y, grad, learning_rate)
-        # x_new = prox(y - step * grad), computed in grad's buffer.
+        # x_new = prox(y - step * P * grad), computed in grad's buffer.
         np.multiply(grad, -step, out=grad)
+        if state.precond is not None:
+            grad *= state.precond
         grad += y
         if prox is not None:
             prox(grad, step)
@@ -145,8 +157,8 @@ class GradientDescent(Solver):
         # refilled with the current point and gradient.
         prev_point -= point
         prev_grad -= grad
-        dx = float(np.linalg.norm(prev_point))
-        dg = float(np.linalg.norm(prev_grad))
+        dx = metric_norm(prev_point, state.precond, inverse=True)
+        dg = metric_norm(prev_grad, state.precond)
         growth = np.sqrt(1.0 + state.theta) * state.step
         step = min(growth, dx / (2.0 * dg)) if dg > 0 else growth
         if not np.isfinite(step) or step <= 0:

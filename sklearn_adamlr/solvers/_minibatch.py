@@ -7,13 +7,19 @@ import numpy as np
 from .. import _kernels
 from .._kernels import _numba
 from ._base import Capabilities, Solver, register_solver
+from ._metric import ScaledProx
 
 
 @dataclass
 class MomentumState:
-    """State of :class:`MinibatchSGD`: the velocity of the parameters."""
+    """State of :class:`MinibatchSGD`: the velocity of the parameters.
+
+    ``precond``: the diagonal preconditioner ``P`` (steps by ``P * grad``,
+    see ``Solver.preconditioned``), or None.
+    """
 
     velocity: np.ndarray | None
+    precond: np.ndarray | None = None
 
 
 @register_solver
@@ -67,6 +73,7 @@ class MinibatchSGD(Solver):
 
     name = "minibatch"
     hand_over = True
+    preconditioned = True
     hyperparameters = ("momentum", "nesterovs_momentum")
     capabilities = Capabilities(lazy=True, linear=True)
     # Momentum 0.9 makes the objective oscillate over tens of steps on a full
@@ -143,6 +150,11 @@ class MinibatchSGD(Solver):
         move (lazy updates on sparse data).
         """
         v = state.velocity
+        if state.precond is not None:
+            # (dense data in memory only: no rows)
+            grad *= state.precond
+            if prox is not None:
+                prox = ScaledProx(prox, state.precond)
         if _step is not None and _kernels.enabled():
             # float(): the secant step is a float32 scalar on float32 data,
             # which numba compiled as a variant of its own mid-fit
