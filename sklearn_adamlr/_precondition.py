@@ -12,6 +12,8 @@ packed parameters' rows, without copying ``X``:
   soft-threshold each coefficient by its own ``step * l1 * P_j``;
 - ``lbfgs`` starts its two-loop recursion from ``gamma * P`` instead of
   ``gamma * I`` (``gamma = s'y / y'Py``), which is L-BFGS on ``v``;
+- ``adam`` keeps the moments of ``sqrt(P) * grad`` (the gradient in ``v``)
+  and moves each coefficient by ``sqrt(P_j)`` times its step in ``v``;
 - their automatic steps come from the smoothness constants of the problem in
   ``v`` (:class:`~sklearn_adamlr._problem.Smoothness` with ``P``).
 

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import standardized
+from conftest import REFERENCE, spy_engines, standardized
 from scipy import sparse
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.exceptions import ConvergenceWarning
@@ -149,6 +149,8 @@ RAW_GAPS = {
     ("wine", 1.0, "minibatch"): (7.5, 2.5e-2),
     ("wine", 0.01, "minibatch"): (7.1e-1, 4.3e-6),
     ("digits", 0.01, "lbfgs"): (4.4e-5, 3.1e-6),
+    ("wine", 1.0, "adam"): (5.8e-1, 6.4e-2),
+    ("wine", 0.01, "adam"): (1.1e-1, 2.9e-6),
 }
 LOADERS = {
     "wine": load_wine,
@@ -174,6 +176,28 @@ def test_raw_data_land_closer_or_warn_naming_the_cure(name, C, solver):
     else:
         (message,) = messages
         assert "StandardScaler" in message and "solver='gd'" not in message
+
+
+@pytest.mark.parametrize("solver", ["adam", "minibatch"])
+def test_the_compiled_steps_take_the_preconditioner_as_numpy_does(monkeypatch, solver):
+    if not _kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    X, y = load_wine(return_X_y=True)  # one minibatch: no hand-over
+    fits = {}
+    for compiled in (True, False):
+        monkeypatch.setattr(_kernels, "AVAILABLE", compiled)
+        ran = spy_engines(monkeypatch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits[compiled] = AdamLogisticRegression(
+                solver=solver, C=0.1, l1_ratio=0.5, max_iter=200, random_state=0
+            ).fit(X, y)
+        assert set(ran) == {"KernelEngine" if compiled else REFERENCE}
+        assert fits[compiled]._stream.solver_state.precond is not None
+    # measured: 4.4e-16 apart (adam, 1,000 epochs), the same zeros
+    np.testing.assert_allclose(fits[True].coef_, fits[False].coef_, atol=1e-12)
+    np.testing.assert_array_equal(fits[True].coef_ == 0, fits[False].coef_ == 0)
+    assert np.count_nonzero(fits[True].coef_ == 0) > 0
 
 
 def test_partial_fit_takes_no_preconditioner():

@@ -7,6 +7,7 @@ import numpy as np
 from .. import _kernels
 from .._kernels import _numba, rowloss
 from ._base import Capabilities, Solver, register_solver
+from ._metric import ScaledProx
 
 
 @dataclass
@@ -21,11 +22,17 @@ class AdamState:
         Second-moment estimate.
     t : int
         Adam steps taken, for the bias correction.
+    precond : ndarray of shape (n_params, 1) or None
+        The diagonal preconditioner ``P`` (see ``Solver.preconditioned``):
+        the moments are those of ``sqrt(P) * grad``, the gradient in
+        ``v = w / sqrt(P)``, and each step moves ``w`` by ``sqrt(P)`` times
+        the step in ``v``.
     """
 
     m: np.ndarray
     v: np.ndarray
     t: int = 0
+    precond: np.ndarray | None = None
 
 
 @register_solver
@@ -85,6 +92,7 @@ class Adam(Solver):
 
     name = "adam"
     hand_over = True
+    preconditioned = True
     hyperparameters = ("beta_1", "beta_2", "epsilon")
     # (sparse_kernel is added below: AdamSparseKernel is defined after Adam)
     capabilities = Capabilities(lazy=True)
@@ -127,14 +135,24 @@ class Adam(Solver):
         b1, b2 = self.beta_1, self.beta_2
         state.t += 1
         lr_t = self._corrected_rate(learning_rate, state.t)
+        root = _NO_SCALE
+        if state.precond is not None:
+            # (dense data in memory only: no rows) Adam in v = w / sqrt(P)
+            root = np.sqrt(state.precond)
+            grad *= root
+            if prox is not None:
+                prox = ScaledProx(prox, root)
         if _step is not None and _kernels.enabled():
             ok = _step(
                 params, grad, state.m, state.v, *_numba.rows_arg(rows),
                 lr_t, b1, b2, self.epsilon, _numba.threshold_arg(prox),
+                root.reshape(-1),
             )  # fmt: skip
             if not ok:
                 raise FloatingPointError("overflow in the Adam update")
         elif rows is None:
+            if state.precond is not None:
+                lr_t = lr_t * root
             _update(params, grad, state.m, state.v, lr_t, b1, b2, self.epsilon, prox)
         else:
             p, m, v = params[rows], state.m[rows], state.v[rows]
@@ -162,8 +180,13 @@ def _update(params, grad, m, v, lr_t, b1, b2, epsilon, prox, rows=None):
         prox(params, grad, rows)
 
 
-def _compiled_step(params, grad, m, v, rows, n_rows, lr_t, b1, b2, eps, threshold):
+def _compiled_step(
+    params, grad, m, v, rows, n_rows, lr_t, b1, b2, eps, threshold, scale
+):
     """:func:`_update` for ``rows[:n_rows]`` (all rows if ``n_rows < 0``).
+
+    ``scale`` (empty for none) multiplies each row's step: a diagonal
+    preconditioner's square root.
 
     Returns False if a moment or a parameter is no longer finite: numba
     raises no floating-point error, and an infinite ``v`` would otherwise
@@ -180,6 +203,8 @@ def _compiled_step(params, grad, m, v, rows, n_rows, lr_t, b1, b2, eps, threshol
             m[r, c] = mc
             v[r, c] = vc
             step = lr_t / (np.sqrt(vc) + eps)
+            if scale.shape[0] > 0:
+                step *= scale[r]
             x = params[r, c] - step * mc
             if threshold.shape[0] > 0:
                 x = _numba.soft_threshold(x, threshold[r] * step)
@@ -373,6 +398,7 @@ def _sparse_epoch(
 
 
 _step = _numba.jit(_compiled_step)
+_NO_SCALE = np.empty((0, 1))
 # numba's cache of these is keyed on this file only: after editing the helpers
 # they call in _kernels/_numba.py or _kernels/rowloss.py, clear __pycache__
 # (or touch this file).

@@ -134,7 +134,7 @@ class Solver:
         its state's ``precond`` to ``P`` (None where there is none), and
         the automatic step comes from the smoothness constants in the
         preconditioned variables. False by default; True for ``gd``,
-        ``lbfgs`` and ``minibatch``.
+        ``lbfgs``, ``minibatch`` and ``adam``.
     run_rows : int
         For a solver with ``Capabilities.data_epoch``: under ``shuffle=True``
         or ``'blocks'``, on at least ``_plan.RUNS_MIN * run_rows``
