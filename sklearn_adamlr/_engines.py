@@ -28,7 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from . import _kernels
-from ._hessian import model_decrease
+from ._hessian import newton_decrease
 from ._loss import gradient_from_raw, objective, raw_prediction
 from ._sparse import penalty_scale
 from .solvers._base import capabilities_of
@@ -124,6 +124,7 @@ class Engine:
         # unbiased estimate of the full gradient sum(sw * dloss) / sum(sw).
         self.mean_weight = problem.weight_sum / problem.n_samples
         self._full_kernel = None
+        self._last_estimate = None
         # ``observe(point, objective, grad, rate) -> rate``: set by the
         # training loop to receive the full objective and gradient that a
         # full-batch update computes anyway, so that its certificate costs no
@@ -176,7 +177,20 @@ class Engine:
         part's at ``point``. None for data not in memory: the certificate
         then rests on the gradient alone.
         """
-        return model_decrease(self.problem, point, gradient)
+        # CG starts from the last estimate's step, moved by the point's own
+        # move: near the optimum the Newton step is about w* - w, so the
+        # guess is nearly the answer (the accuracy is CG's stopping rule's
+        # from any start). Measured, lbfgs at 10 Cs from 1e-4 to 1e4 on 80%
+        # of standardized digits: 1,803 Hessian products from zero, 982 from
+        # the guess (breast_cancer: 582, 368).
+        start = None
+        if self._last_estimate is not None:
+            last_point, last_step = self._last_estimate
+            start = last_step + (last_point - point)
+        value, step = newton_decrease(self.problem, point, gradient, start)
+        if step is not None:
+            self._last_estimate = (point.copy(), step)
+        return value
 
     def full_objective(self, params, grad):
         """The scaled objective at ``params`` on all the data, one pass over ``X``.

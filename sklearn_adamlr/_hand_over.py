@@ -12,8 +12,7 @@ then goes on from the best point, under the same certificate. Measured on
 
 from ._auto import choose_solver
 from ._problem import certified_step
-from ._schedules import make_schedule
-from ._training import train
+from ._training import fresh_run
 from .solvers import get_solver
 
 
@@ -74,24 +73,16 @@ def finish(estimator, inputs, problem, solver, params, first, alpha, rng):
     params = (params if first.best_params is None else first.best_params).copy()
     n = problem.n_samples
     learning_rate, rate_for_batch = certified_step(solver, problem, n)
-    result = train(
-        problem,
-        params,
-        solver,
-        solver.init_state(params),
+    result = fresh_run(
+        estimator, problem, solver, params,
         learning_rate=learning_rate,
-        schedule=make_schedule(estimator.schedule, estimator.power_t),
-        t=0,
         max_epochs=estimator.max_iter - first.n_epochs,
         batch_size=n,
-        shuffle=estimator.shuffle,
         rng=rng,
-        tol=estimator.tol,
-        n_iter_no_change=estimator.n_iter_no_change,
         verbose=estimator.verbose,
         epoch_offset=first.n_epochs,
         rate_for_batch=rate_for_batch,
-    )
+    )  # fmt: skip
     result.losses = first.losses + result.losses
     result.n_epochs += first.n_epochs
     result.start_objective = first.start_objective

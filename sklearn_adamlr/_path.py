@@ -15,9 +15,9 @@ from sklearn.utils import check_random_state
 
 from ._auto import choose_solver
 from ._penalties import ElasticNet
+from ._precondition import diagonal
 from ._problem import Problem, step_size
-from ._schedules import make_schedule
-from ._training import train
+from ._training import fresh_run
 from .solvers import get_solver
 
 
@@ -98,27 +98,23 @@ def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
         if auto:
             name = choose_solver(l1_ratio, False, X, fit_intercept, k, True, alpha)
         penalty = ElasticNet(alpha=alpha, l1_ratio=l1_ratio)
-        problem = Problem(X, target, sample_weight, loss, penalty, fit_intercept)
+        # raw features: the first-order solvers' preconditioner, as in fit
+        precond = diagonal(X, fit_intercept, X.dtype, penalty.l2, loss.curvature)
+        problem = Problem(
+            X, target, sample_weight, loss, penalty, fit_intercept, precond=precond
+        )
         solver = get_solver(name, hyper)
         learning_rate, rate_for_batch = step_size(
             template, solver, problem, batch_size, False, True
         )
-        result = train(
-            problem,
-            params,
-            solver,
-            solver.init_state(params),
+        result = fresh_run(
+            template, problem, solver, params,
             learning_rate=learning_rate,
-            schedule=make_schedule(template.schedule, template.power_t),
-            t=0,
             max_epochs=template.max_iter,
             batch_size=batch_size,
-            shuffle=template.shuffle,
             rng=check_random_state(template.random_state),
-            tol=template.tol,
-            n_iter_no_change=template.n_iter_no_change,
             rate_for_batch=rate_for_batch,
-        )
+        )  # fmt: skip
         if result.best_params is not None:
             params[...] = result.best_params
         fits[i] = params

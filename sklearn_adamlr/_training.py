@@ -34,7 +34,7 @@ from ._policies import (
     ValidationStop,
     VerboseLog,
 )
-from ._schedules import Constant
+from ._schedules import Constant, make_schedule
 from .solvers._base import capabilities_of
 
 __all__ = ["IterateAverage", "RisingLossWarning", "TrainingResult", "train"]
@@ -351,6 +351,28 @@ def train(
             hand_over,
         ) + list(monitors)  # fmt: skip
         return run(loop, monitors, max_epochs, epoch_offset)
+
+
+def fresh_run(estimator, problem, solver, params, **loop):
+    """:func:`train` from ``params`` with a fresh state of ``solver``.
+
+    The loop's own parameters (schedule, shuffle, ``tol``, patience) are the
+    estimator's, ``t`` starts at 0; ``loop`` gives the others
+    (``learning_rate``, ``max_epochs``, ``batch_size``, ``rng``, ...). A path
+    over ``C`` and a hand-over's full-batch steps start so.
+    """
+    return train(
+        problem,
+        params,
+        solver,
+        solver.init_state(params),
+        schedule=make_schedule(estimator.schedule, estimator.power_t),
+        t=0,
+        shuffle=estimator.shuffle,
+        tol=estimator.tol,
+        n_iter_no_change=estimator.n_iter_no_change,
+        **loop,
+    )
 
 
 def steps_per_sample(solver):

@@ -28,7 +28,7 @@ from sklearn.linear_model import LogisticRegression
 
 from sklearn_adamlr import AdamLogisticRegression
 from sklearn_adamlr import _hessian as _newton_hessian_module
-from sklearn_adamlr._hessian import Curvature, model_decrease
+from sklearn_adamlr._hessian import Curvature, model_decrease, newton_decrease
 from sklearn_adamlr._loss import loss_for
 from sklearn_adamlr._penalties import ElasticNet
 from sklearn_adamlr._problem import Problem
@@ -338,6 +338,39 @@ def test_the_model_decrease_is_half_the_squared_newton_decrement(n_classes):
     # CG stops at a residual of 0.1 of s: it underestimates, measured by 11%
     # (two classes) and 8% (three)
     assert 0.8 * expected <= estimate <= expected
+
+
+def test_the_estimate_from_a_guess_is_as_accurate_and_cheaper(monkeypatch):
+    # the engine starts CG from the last estimate's step moved by the point's
+    # own move: any start keeps CG's stopping rule, hence its accuracy
+    X, y = standardized(load_wine)
+    problem = _problem(X, y, 100.0)
+    fit = AdamLogisticRegression(solver="newton", C=100.0, tol=1e-10).fit(X, y)
+    optimum = np.vstack([fit.coef_.T, fit.intercept_[None, :]])
+    params = optimum + 1e-3 * np.random.RandomState(0).normal(size=optimum.shape)
+    grad = _gradient(X, y, params, 100.0, None, True)
+    raw = X @ params[:-1] + params[-1]
+    H = Curvature(problem, raw).matrix()
+    expected = 0.5 * grad.ravel() @ np.linalg.lstsq(H, grad.ravel(), rcond=None)[0]
+    products = []
+    original = Curvature.matvec
+    monkeypatch.setattr(
+        Curvature, "matvec", lambda self, v: products.append(1) or original(self, v)
+    )
+    cold, step = newton_decrease(problem, params, grad)
+    n_cold = len(products)
+    near = step + 1e-3 * np.abs(step).max() * np.random.RandomState(1).normal(
+        size=step.shape
+    )
+    far = np.random.RandomState(2).normal(size=step.shape)
+    for start in (near, far):
+        products.clear()
+        estimate, _ = newton_decrease(problem, params, grad, start)
+        assert 0.8 * expected <= estimate <= 1.01 * expected
+        if start is near:
+            # measured: 1 product (the start's residual) against 4 from zero
+            assert len(products) <= n_cold // 4
+    assert 0.8 * expected <= cold <= expected
 
 
 def test_the_model_decrease_samples_the_rows_of_large_data():

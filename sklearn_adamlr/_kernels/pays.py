@@ -152,13 +152,14 @@ def fit_scope(problem, solver, params, batch_size, per_sample):
 
     Examples
     --------
-    >>> import numpy as np
+    Outside a fit compiled code is allowed; a forced policy holds in its block:
+
     >>> from sklearn_adamlr._kernels import pays
+    >>> pays.allowed()
+    True
     >>> with pays.forced("never"):
     ...     pays.policy()
     'never'
-    >>> pays.allowed()
-    True
     """
     allow = pays(problem, solver, params, batch_size, per_sample)
     previous = allowed()
