@@ -84,6 +84,8 @@ def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
     solvers = []
     auto = isinstance(template.solver, str) and template.solver == "auto"
     hyper = template.get_params()
+    # raw features (measured once: the scales do not change with C)
+    raw = diagonal(X, fit_intercept, X.dtype) is not None
     for i, C in enumerate(Cs):
         if i >= 2 and np.all(np.isfinite(Cs[i - 2 : i + 1])):
             # The start: the last two solutions' line, extrapolated in log C.
@@ -99,7 +101,11 @@ def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
             name = choose_solver(l1_ratio, False, X, fit_intercept, k, True, alpha)
         penalty = ElasticNet(alpha=alpha, l1_ratio=l1_ratio)
         # raw features: the first-order solvers' preconditioner, as in fit
-        precond = diagonal(X, fit_intercept, X.dtype, penalty.l2, loss.curvature)
+        precond = (
+            diagonal(X, fit_intercept, X.dtype, penalty.l2, loss.curvature)
+            if raw
+            else None
+        )
         problem = Problem(
             X, target, sample_weight, loss, penalty, fit_intercept, precond=precond
         )
