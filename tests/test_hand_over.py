@@ -131,6 +131,21 @@ def test_no_epoch_left_for_the_finish_keeps_the_minibatch_result():
     assert est.solver_ == "adam" and est.n_iter_ == 3
 
 
+def test_a_hand_over_at_the_last_epoch_keeps_the_minibatch_result(capsys):
+    X, y = standardized(load_breast_cancer)
+    AdamLogisticRegression(solver="adam", random_state=0, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    (note,) = [i for i, line in enumerate(lines) if "hand over" in line]
+    # the epoch whose stall handed over: its notes print before its line
+    handed_at = int(lines[note + 1].split(",")[0].split()[1])
+    with pytest.warns(ConvergenceWarning):
+        est = AdamLogisticRegression(
+            solver="adam", random_state=0, max_iter=handed_at
+        ).fit(X, y)
+    # no epoch left for the full-batch steps: adam's own result, and a warning
+    assert est.solver_ == "adam" and est.n_iter_ == handed_at
+
+
 def test_partial_fit_after_the_fit_goes_on_with_adams_state():
     X, y = standardized(load_breast_cancer)
     est = _fit(X, y, solver="adam")
