@@ -102,8 +102,9 @@ class Solver:
         order of the samples.
     hand_over : bool
         In a certified ``fit`` (``tol`` set, no early stopping, no
-        callbacks), stop the minibatch steps where the batch would first
-        grow, and let the full-batch solver that ``'auto'`` would choose go
+        callbacks, data in memory), stop the minibatch steps where the
+        batch would first grow (never where one minibatch is the whole
+        data), and let the full-batch solver that ``'auto'`` would choose go
         on from the best point (``solver_`` reads e.g. ``'adam+lbfgs'``).
         False by default; True for ``adam`` and ``minibatch``.
     hyperparameters : tuple of str
