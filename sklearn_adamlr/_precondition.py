@@ -3,9 +3,10 @@
 On features whose scales are far apart (raw breast_cancer: column RMS from
 1e-3 to 500), one step size cannot suit every coefficient: ``1 / L`` is set
 by the largest column and crawls along the smallest. Changing variables to
-``v = D w``, with ``D`` the columns' RMS, gives every column the scale 1.
-The solvers take that change as a preconditioner ``P = D^-2`` on the
-packed parameters' rows, without copying ``X``:
+``v = D w``, with ``D`` about the columns' RMS (with the L2 part's share,
+see :func:`diagonal`), gives every column a curvature near 1. The solvers
+take that change as a preconditioner ``P = D^-2`` on the packed
+parameters' rows, without copying ``X``:
 
 - ``gd`` and ``minibatch`` step by ``P * grad``, measure their adaptive
   and secant steps in ``v``'s norm (``|dw|_{P^-1} / |dg|_P``) and
