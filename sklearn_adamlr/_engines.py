@@ -173,7 +173,7 @@ class Engine:
         """An estimate of how far ``point``'s objective is above the optimum.
 
         The quadratic model's decrease (:func:`~sklearn_adamlr._hessian.
-        model_decrease`), on a sample of rows; ``gradient`` is the smooth
+        newton_decrease`), on a sample of rows; ``gradient`` is the smooth
         part's at ``point``. None for data not in memory: the certificate
         then rests on the gradient alone.
         """

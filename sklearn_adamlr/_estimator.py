@@ -502,7 +502,9 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
             )
         solver = get_solver(name, self.get_params())
         params, stream = start_stream(self, solver, inputs, incremental, first_call)
-        problem, validation = self._problem(inputs, penalty, stream.rng, incremental)
+        # raw features' preconditioner: a fit's (hand-overs' solvers take it)
+        precondition = solver.preconditioned and not incremental
+        problem, validation = self._problem(inputs, penalty, stream.rng, precondition)
         auto_batch = self.batch_size == "auto"
         batch_size = min(200, problem.n_samples) if auto_batch else self.batch_size
         learning_rate, rate_for_batch = step_size(
@@ -546,7 +548,7 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
             callbacks.end()
         return result, inputs.X, (problem, params, solver)
 
-    def _problem(self, inputs, penalty, rng, incremental):
+    def _problem(self, inputs, penalty, rng, precondition):
         """The loop's :class:`Problem`, and the validation score of early stopping."""
         X, target, sw = inputs.X, inputs.target, inputs.sample_weight
         validation = None
@@ -554,9 +556,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
             X, target, sw, validation = split_validation(
                 inputs, self.validation_fraction, rng
             )
-        # raw features: a diagonal preconditioner (a fit's, not a stream's)
         args = (X, self.fit_intercept, X.dtype, penalty.l2, inputs.loss.curvature)
-        precond = None if incremental else diagonal(*args)
+        precond = diagonal(*args) if precondition else None
         problem = Problem(
             X=X, target=target, sample_weight=sw, loss=inputs.loss,
             penalty=penalty, fit_intercept=self.fit_intercept,

@@ -28,11 +28,11 @@ from ._loss import raw_prediction
 _BLOCK = 4096
 
 # Rows of the sample whose Hessian estimates a first-order fit's gap
-# (model_decrease): a Hessian is a mean over the rows, and a strided sample
+# (newton_decrease): a Hessian is a mean over the rows, and a strided sample
 # of this many estimates it at a few milliseconds on any data.
 SAMPLE_ROWS = 8192
 
-# The conjugate gradients' relative residual in model_decrease.
+# The conjugate gradients' relative residual in newton_decrease.
 _ESTIMATE_RTOL = 0.1
 
 
@@ -244,14 +244,6 @@ def cg_step(curvature, grad, max_iter=200, rtol=None, start=None):
         direction += z
         rz = rz_new
     return x, it
-
-
-def model_decrease(problem, params, grad):
-    """``s^T H^-1 s / 2``: what a Newton step from ``params`` would gain.
-
-    :func:`newton_decrease`'s value alone.
-    """
-    return newton_decrease(problem, params, grad)[0]
 
 
 def newton_decrease(problem, params, grad, start=None):
