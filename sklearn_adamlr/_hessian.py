@@ -19,7 +19,7 @@ float64). Everything is accumulated in float64.
 """
 
 import numpy as np
-from scipy import sparse
+from scipy import linalg, sparse
 from scipy.special import expit, softmax
 
 from ._loss import raw_prediction
@@ -34,6 +34,13 @@ SAMPLE_ROWS = 8192
 
 # The conjugate gradients' relative residual in newton_decrease.
 _ESTIMATE_RTOL = 0.1
+
+# Parameters up to which newton_decrease solves with the Hessian as a
+# matrix (two classes, a Cholesky factor) instead of by CG. Measured near
+# the optimum (one thread; matrix against CG): breast_cancer (569 x 31
+# parameters) 79 against 135 us; 2,000 rows of 31 parameters 192 against
+# 236 us, of 65 464 against 383, of 129 1,336 against 827.
+DIRECT_MAX = 48
 
 
 def _blocks(X):
@@ -285,8 +292,29 @@ def newton_decrease(problem, params, grad, start=None):
     # Newton step's forcing rule took up to 200.
     if problem.penalty.has_prox:
         start = None
-    direction, _ = cg_step(curvature, s, max_iter=100, rtol=_ESTIMATE_RTOL, start=start)
+        direction = None
+    else:
+        direction = _direct_step(curvature, s)
+    if direction is None:
+        direction, _ = cg_step(
+            curvature, s, max_iter=100, rtol=_ESTIMATE_RTOL, start=start
+        )
     return max(-0.5 * float(np.vdot(s, direction)), 0.0), direction
+
+
+def _direct_step(curvature, s):
+    """``-H^-1 s`` from the Hessian as a matrix, where that is the quicker way.
+
+    Two classes and at most ``DIRECT_MAX`` parameters; None otherwise (or
+    for a Hessian that is not positive definite), for :func:`cg_step`.
+    """
+    if curvature.n_outputs != 1 or curvature.n_params > DIRECT_MAX:
+        return None
+    try:
+        factor = linalg.cho_factor(curvature.matrix(), check_finite=False)
+    except linalg.LinAlgError:
+        return None
+    return -linalg.cho_solve(factor, s, check_finite=False)
 
 
 def _active_part(curvature, params, s, penalty, d):

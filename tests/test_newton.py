@@ -318,8 +318,13 @@ def test_newton_on_raw_digits():
 # ------------------------------------- the first-order fits' gap estimate
 
 
-@pytest.mark.parametrize("n_classes", [2, 3])
-def test_the_model_decrease_is_half_the_squared_newton_decrement(n_classes):
+@pytest.mark.parametrize("n_classes, direct", [(2, True), (2, False), (3, False)])
+def test_the_model_decrease_is_half_the_squared_newton_decrement(
+    monkeypatch, n_classes, direct
+):
+    # two classes of at most DIRECT_MAX parameters: a Cholesky solve
+    if not direct:
+        monkeypatch.setattr(_newton_hessian_module, "DIRECT_MAX", 0)
     X, y = standardized(load_breast_cancer if n_classes == 2 else load_wine)
     problem = _problem(X, y, 100.0)
     fit = AdamLogisticRegression(solver="newton", C=100.0, tol=1e-10).fit(X, y)
@@ -334,10 +339,21 @@ def test_the_model_decrease_is_half_the_squared_newton_decrement(n_classes):
     H = Curvature(problem, raw).matrix()
     # least squares: the softmax's Hessian is singular along its free sums
     expected = 0.5 * grad.ravel() @ np.linalg.lstsq(H, grad.ravel(), rcond=None)[0]
+    products = []
+    original = Curvature.matvec
+    monkeypatch.setattr(
+        Curvature, "matvec", lambda self, v: products.append(1) or original(self, v)
+    )
     estimate, _ = newton_decrease(problem, params, grad)
-    # CG stops at a residual of 0.1 of s: it underestimates, measured by 11%
-    # (two classes) and 8% (three)
-    assert 0.8 * expected <= estimate <= expected
+    if direct:
+        assert not products
+        # measured: 1e-15 relative
+        assert estimate == pytest.approx(expected, rel=1e-12)
+    else:
+        assert products
+        # CG stops at a residual of 0.1 of s: it underestimates, measured by
+        # 11% (two classes) and 8% (three)
+        assert 0.8 * expected <= estimate <= expected
 
 
 def test_the_estimate_from_a_guess_is_as_accurate_and_cheaper(monkeypatch):

@@ -1,8 +1,10 @@
 """Limited-memory BFGS on the full batch, with a line search on gradients only."""
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import lapack
 
 from .. import _kernels
 from .._kernels import _numba
@@ -15,6 +17,12 @@ from ._gd import GDState, GradientDescent
 # {0.01, 1, 100}): 0.9 and 0.5 took the same passes within 4 of 66, and no
 # accepted step raised the objective.
 _SLOPE_FRACTION = 0.9
+
+# Parameters up to which the numpy path takes the compact form of the
+# direction (_compact_product) instead of the two-loop recursion: measured
+# with 10 pairs (one thread), 16 against 33 us on 31 parameters, 27 against
+# 40 on 650, 56 against 48 on 2,000. The compiled loops take 1 us on 31.
+COMPACT_MAX = 1024
 
 
 @dataclass
@@ -224,22 +232,17 @@ class LBFGS(Solver):
             _two_loop(state.s.reshape(m, -1), state.y.reshape(m, -1), state.rho,
                       state.head, state.n_pairs, q.reshape(-1), diagonal)  # fmt: skip
         else:
-            newest = (state.head - 1) % self.memory
-            order = [(newest - j) % self.memory for j in range(state.n_pairs)]
-            a = {}
-            for i in order:
-                a[i] = state.rho[i] * float(np.vdot(state.s[i], q))
-                q -= a[i] * state.y[i]
-            # H0 = gamma * P, gamma = s'y / y'Py (P = I without one)
-            y_new = state.y[newest]
-            if precond is None:
-                q *= 1.0 / (state.rho[newest] * float(np.vdot(y_new, y_new)))
+            product = None
+            if q.size <= COMPACT_MAX:
+                diagonal = (
+                    None if precond is None else np.broadcast_to(precond, q.shape)
+                )
+                product = _compact_product(state.s, state.y, state.rho, state.head,
+                                           state.n_pairs, q, diagonal)  # fmt: skip
+            if product is not None:
+                q[...] = product.reshape(q.shape)
             else:
-                yy = float(np.vdot(y_new, precond * y_new))
-                q *= precond / (state.rho[newest] * yy)
-            for i in reversed(order):
-                b = state.rho[i] * float(np.vdot(state.y[i], q))
-                q += (a[i] - b) * state.s[i]
+                _two_loop_numpy(state, self.memory, q, precond)
         np.negative(q, out=q)
         slope = float(np.vdot(state.grad, q))
         if not slope < 0:
@@ -260,6 +263,86 @@ class LBFGS(Solver):
             params[...] = state.trial
             state.fista = GDState(y=state.trial.copy(), precond=state.precond)
         GradientDescent().update(params, grad, state.fista, learning_rate, prox)
+
+
+def _two_loop_numpy(state, memory, q, precond):
+    """``q`` (the gradient) becomes ``H q`` in place: the two-loop recursion.
+
+    The reference for the compiled loops (:func:`_two_loop_flat`) and for
+    the compact form (:func:`_compact_product`).
+    """
+    newest = (state.head - 1) % memory
+    order = [(newest - j) % memory for j in range(state.n_pairs)]
+    a = {}
+    for i in order:
+        a[i] = state.rho[i] * float(np.vdot(state.s[i], q))
+        q -= a[i] * state.y[i]
+    # H0 = gamma * P, gamma = s'y / y'Py (P = I without one)
+    y_new = state.y[newest]
+    if precond is None:
+        q *= 1.0 / (state.rho[newest] * float(np.vdot(y_new, y_new)))
+    else:
+        yy = float(np.vdot(y_new, precond * y_new))
+        q *= precond / (state.rho[newest] * yy)
+    for i in reversed(order):
+        b = state.rho[i] * float(np.vdot(state.y[i], q))
+        q += (a[i] - b) * state.s[i]
+
+
+def _compact_product(s, y, rho, head, n_pairs, g, p):
+    r"""``H g`` by the compact form of L-BFGS (flat, float64).
+
+    With the pairs oldest first as the rows of :math:`S` and :math:`Y`,
+    :math:`H_0 = \gamma P`, :math:`R` the upper triangle of :math:`S Y^\top`
+    and :math:`D` its diagonal (Byrd, Nocedal & Schnabel, 1994, eq. 2.6):
+
+    .. math::
+
+        H g = \gamma P g + W c, \quad
+        W = [S^\top, \gamma P Y^\top], \quad
+        \begin{pmatrix} 0 & -R \\ -R^\top & -(D + \gamma Y P Y^\top)
+        \end{pmatrix} c = W^\top g,
+
+    the same ``H`` as the two-loop recursion in a dozen numpy calls where
+    the loops take four per pair. Measured (one thread, 10 pairs): 16 us
+    against 33 us on 31 parameters, 27 against 40 on 650, 56 against 48 on
+    2,000 (see ``COMPACT_MAX``); equal to the loops within 7e-16 relative.
+    """
+    memory = s.shape[0]
+    m = n_pairs
+    order = np.arange(head - m, head) % memory
+    S = s.take(order, axis=0).reshape(m, -1)
+    Y = y.take(order, axis=0).reshape(m, -1)
+    g = g.reshape(-1).astype(np.float64, copy=False)
+    p = None if p is None else p.reshape(-1)
+    PY = Y if p is None else Y * p
+    Z = np.concatenate((S, PY)).astype(np.float64, copy=False)
+    G = Z @ Y.T.astype(np.float64, copy=False)  # rows: S Y', then Y P Y'
+    gamma = 1.0 / (rho[order[-1]] * G[-1, -1])
+    R = G[:m]
+    R[_strict_lower(m)] = 0.0
+    K = np.zeros((2 * m, 2 * m))
+    np.negative(R, out=K[:m, m:])
+    K[m:, :m] = K[:m, m:].T
+    np.multiply(G[m:], -gamma, out=K[m:, m:])
+    K[m:, m:].flat[:: m + 1] -= 1.0 / rho[order]
+    w = Z @ g
+    w[m:] *= gamma
+    _, _, c, info = lapack.dgesv(K, w)
+    if info != 0:
+        # K is singular only if R is (det K = +-det(R)^2), and R's diagonal
+        # is the pairs' s'y > 0: a guard for rounding; the loops then
+        return None
+    c[m:] *= gamma
+    out = c @ Z
+    out += gamma * (g if p is None else p * g)
+    return out
+
+
+@functools.cache
+def _strict_lower(m):
+    """``np.tril_indices(m, -1)``, kept (it takes 10 us; a fit asks ~30 times)."""
+    return np.tril_indices(m, -1)
 
 
 def _two_loop_flat(s, y, rho, head, n_pairs, q, p):
