@@ -36,8 +36,13 @@ def batches(n_samples, batch_size):
 
 
 # Rows per run of a minibatch solver's shuffled epoch on dense data in memory
-# (see run_order).
-MINIBATCH_RUN = 16
+# (see run_order). Measured, marginal adam epochs on 400,000 x 100 (batch
+# 256, one thread, in reads of X): runs of 16 rows 4.2 to 4.3, 32 3.6, 64
+# 3.0 to 3.1, 128 2.7, consecutive minibatches ('blocks') 2.3. Longer runs
+# mix fewer places into a minibatch: one tol=None epoch on 100,000 x 20
+# rows sorted by label ended (median of 8 seeds) 1.3x a permutation's gap
+# on shuffled rows in runs of 64, 3.5x in runs of 128.
+MINIBATCH_RUN = 64
 
 
 def run_order(rng, n_samples, run):
@@ -49,12 +54,19 @@ def run_order(rng, n_samples, run):
     """
     offset = int(rng.randint(run))
     n_runs = -(-n_samples // run)
+    span = n_runs * run
     starts = rng.permutation(n_runs) * run + offset
-    rows = (starts[:, None] + np.arange(run)).ravel()
-    # the last run may pass the first row again: keep each row once
-    rows = np.remainder(rows, n_runs * run)
-    rows = rows[rows < n_samples]
-    return rows
+    rows = np.add.outer(starts, np.arange(run)).ravel()
+    # Only the runs that reach row n_samples (at most three: they lie in the
+    # last 2 * run rows) wrap around or hold rows past the end: fixed one by
+    # one, not by passes over all the rows (400,000 rows in runs of 64: 2.3
+    # -> 1.4 ms, a twentieth of an adam epoch on 400,000 x 100).
+    past = []
+    for k in np.flatnonzero(starts + run > n_samples).tolist():
+        run_rows = rows[k * run : (k + 1) * run]
+        run_rows[run_rows >= span] -= span
+        past.extend((k * run + np.flatnonzero(run_rows >= n_samples)).tolist())
+    return np.delete(rows, past) if past else rows
 
 
 def epoch_plan(rng, bounds, n_samples, batch_size, gather, rotate, run=1):

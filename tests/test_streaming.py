@@ -797,7 +797,11 @@ def test_label_sorted_rows_reach_the_shuffled_certificate_in_runs():
 
 
 def test_fit_equals_repeated_partial_fit_in_runs():
-    Xl, yl = make_classification(n_samples=2_000, n_features=5, random_state=0)
+    from sklearn_adamlr._plan import MINIBATCH_RUN, RUNS_MIN
+
+    # enough rows for runs (RUNS_MIN runs of MINIBATCH_RUN rows)
+    n = RUNS_MIN * MINIBATCH_RUN + 100
+    Xl, yl = make_classification(n_samples=n, n_features=5, random_state=0)
     kw = dict(solver="adam", random_state=0, batch_size=64)
     fitted = AdamLogisticRegression(max_iter=3, tol=None, **kw).fit(Xl, yl)
     streamed = AdamLogisticRegression(**kw)
