@@ -44,10 +44,11 @@ class Certificate(Monitor):
     Where the engine estimates the gap above the optimum
     (``Engine.gap_estimate``: a Newton step's model decrease), a point is
     certified only when that estimate is also at most ``Engine.gap_share``
-    of its objective: where the objective is flat a small gradient is not a
-    small gap. After an estimate above it, the next is taken once the
-    objective has fallen by half of it (each costs a sample's Hessian
-    solve); the points in between are not certified.
+    (or ``gap_share``, where larger) of its objective: where the objective
+    is flat a small gradient is not a small gap. After an estimate above
+    it, the next is taken once the objective has fallen by half of it (each
+    costs a sample's Hessian solve); the points in between are not
+    certified.
 
     ``stalled`` counts the epochs in a row without a new lowest objective,
     ``stalled_marked`` those without one lower by more than ``STALL_SHARE``
@@ -56,10 +57,14 @@ class Certificate(Monitor):
     Parameters
     ----------
     tol : float
+    gap_share : float or None, default=None
+        A share to certify at where it is above the engine's own (a path's
+        fold fits, which only give scores); None: the engine's.
     """
 
-    def __init__(self, tol):
+    def __init__(self, tol, gap_share=None):
         self.tol = tol
+        self._gap_share = gap_share
         self.best_objective = np.inf
         self.start_objective = None
         self.stalled = self.stalled_marked = 0
@@ -87,6 +92,11 @@ class Certificate(Monitor):
         # lbfgs on 400,000 x 100 dense rows, 15 passes down to 14.
         if not loop.start_observed():
             self.measure(loop.params)
+
+    @property
+    def gap_share(self):
+        """The share of the objective that the gap estimate must be within."""
+        return max(self._gap_share or 0.0, self._engine.gap_share)
 
     def measure(self, params):
         """Measure ``params`` with a pass over the data (the engine's)."""
@@ -118,7 +128,7 @@ class Certificate(Monitor):
             report.notes.append(
                 f"Gradient within tol, but the objective is flat: the "
                 f"estimated gap {self.gap:.3g} is above "
-                f"{self._engine.gap_share:g} of it."
+                f"{self.gap_share:g} of it."
             )
         return None
 
@@ -161,8 +171,8 @@ class Certificate(Monitor):
         elif self.certified:
             self.gap = self._engine.gap_estimate(params, self.gradient)
             if self.gap is not None:
-                self.last_estimate = (self.gap, value, self._engine.gap_share)
-                if self.gap > self._engine.gap_share * abs(value):
+                self.last_estimate = (self.gap, value, self.gap_share)
+                if self.gap > self.gap_share * abs(value):
                     self.certified = False
                     self._check_below = value - 0.5 * self.gap
         self._epoch += 1

@@ -21,6 +21,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from ._engines import FIRST_ORDER_GAP_SHARE
 from ._estimator import AdamLogisticRegression, _rollback_on_error
 from ._inputs import sample_weights
 from ._loss import loss_for, raw_prediction
@@ -40,7 +41,10 @@ class AdamLogisticRegressionCV(LinearPredictions, ClassifierMixin, BaseEstimator
     few steps (see the user guide's path section for the counts). The
     folds run in parallel with ``n_jobs``. The ``(l1_ratio, C)`` with the
     best mean score over the folds is then refit on all the data, starting
-    from the mean of the folds' solutions there.
+    from the mean of the folds' solutions there. The folds' fits, which only
+    give scores, are certified as the first-order solvers' are (a Newton
+    step's model decrease at most 1e-4 of the objective, see ``tol``); the
+    refit as its solver's own (1e-8 for ``'newton'``).
 
     Parameters
     ----------
@@ -380,7 +384,12 @@ def _fold_path(template, data, train, test, Cs, l1_ratios, scorer, score_params)
     paths, scores, n_iter = [], [], []
     not_converged = 0
     for l1_ratio in l1_ratios:
-        path = fit_path(template, Xt, tt, swt, loss, len(classes), Cs, l1_ratio)
+        # Its fits only give scores: certified at the first-order solvers'
+        # gap share where newton's own asks 1e-8 of the objective (5 folds x
+        # 10 Cs of standardized breast_cancer, one thread: 35 -> 30 ms, wine
+        # 49 -> 42 ms, iris 45 -> 40 ms; the same scores to 4 digits and C).
+        path = fit_path(template, Xt, tt, swt, loss, len(classes), Cs, l1_ratio,
+                        gap_share=FIRST_ORDER_GAP_SHARE)  # fmt: skip
         row = []
         for params in path.params:
             if scorer is None:

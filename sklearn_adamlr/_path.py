@@ -43,7 +43,7 @@ class PathFit:
 
 
 def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
-             start=None):  # fmt: skip
+             start=None, gap_share=None):  # fmt: skip
     """Fit ``template``'s model at each of ``Cs``, in order, warm-started.
 
     Parameters
@@ -64,6 +64,10 @@ def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
     l1_ratio : float
     start : ndarray of shape (n_params, n_outputs), default=None
         The first fit's start (zeros by default).
+    gap_share : float or None, default=None
+        The certificates' gap share where above the solver's own (see
+        :class:`~sklearn_adamlr._certify.Certificate`): a fold's fits,
+        which only give scores, certify at the first-order solvers' share.
 
     Returns
     -------
@@ -120,6 +124,7 @@ def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
             batch_size=batch_size,
             rng=check_random_state(template.random_state),
             rate_for_batch=rate_for_batch,
+            gap_share=gap_share,
         )  # fmt: skip
         if result.best_params is not None:
             params[...] = result.best_params

@@ -280,6 +280,7 @@ def train(
     average=None,
     monitors=(),
     hand_over=False,
+    gap_share=None,
 ):
     """Run up to ``max_epochs`` epochs; update ``params`` and ``state`` in place.
 
@@ -328,6 +329,9 @@ def train(
     hand_over : bool, default=False
         Stop where a certified minibatch fit would first grow its batch
         (``result.hand_over``), for a full-batch solver to finish.
+    gap_share : float or None, default=None
+        The certificate's gap share where above the engine's own (see
+        :class:`~sklearn_adamlr._certify.Certificate`).
 
     Returns
     -------
@@ -348,7 +352,7 @@ def train(
         loop.run = runs_of(problem, solver, shuffle)
         monitors = monitors_for(
             loop, validation, n_iter_no_change, average, previous_losses, verbose,
-            hand_over,
+            hand_over, gap_share,
         ) + list(monitors)  # fmt: skip
         return run(loop, monitors, max_epochs, epoch_offset)
 
@@ -405,7 +409,7 @@ def runs_of(problem, solver, shuffle):
 
 def monitors_for(
     loop, validation, n_iter_no_change, average, previous_losses, verbose,
-    hand_over=False,
+    hand_over=False, gap_share=None,
 ):  # fmt: skip
     """The built-in monitors of a call, in the order they see an epoch."""
     certify = loop.tol is not None and validation is None
@@ -416,7 +420,7 @@ def monitors_for(
     if validation is not None:
         monitors.append(ValidationStop(validation, loop.tol, n_iter_no_change))
     if certify:
-        certificate = Certificate(loop.tol)
+        certificate = Certificate(loop.tol, gap_share)
         monitors += [certificate, StallResponse(certificate, hand_over)]
         # the full-batch secant step (see Solver.secant_step)
         if automatic and loop.solver.secant_step and not loop.per_sample:

@@ -64,6 +64,7 @@ def test_l1_ratios_match_saga_on_the_same_grid():
     # some (fold 1, l1_ratio=1, C=1: 37.9062 against ours 37.8967, one
     # held-out sample apart in accuracy; every other score equal).
     folds = list(CV.split(X, y))
+    excess = []
     for f, (train, _) in enumerate(folds):
         for i, l1_ratio in enumerate(grid["l1_ratios"]):
             for j, C in enumerate(grid["Cs"]):
@@ -78,9 +79,11 @@ def test_l1_ratios_match_saga_on_the_same_grid():
                     )  # fmt: skip
                     for p in (est.coefs_paths_[f, i, j], ref.coefs_paths_[f, i, j])
                 ]
-                # (newton certifies its model decrease at 1e-8 of the objective;
-                # measured at most 2e-9 above saga where both converged)
-                assert values[0] <= values[1] * (1 + 1e-8)
+                excess.append(values[0] / values[1] - 1)
+    # The folds' fits certify a model decrease of at most 1e-4 of the
+    # objective (the first-order share; newton's own 1e-8 is the refit's):
+    # measured at most 1.5e-6 above saga's (2e-9 at 1e-8).
+    assert max(excess) <= 3e-6
     assert np.abs(est.scores_ - ref.scores_).max() <= 1 / 113 + 1e-12
     assert np.count_nonzero(est.scores_ != ref.scores_) <= 1
 
@@ -226,3 +229,23 @@ def test_held_out_accuracy_matches_logistic_regression_cv(load):
     # 0.01 (measured: equal C and accuracy on both)
     assert est.scores_.mean(axis=0).max() >= ref.scores_.mean(axis=0).max() - 1e-3
     assert abs(est.score(X_test, y_test) - ref.score(X_test, y_test)) <= 0.01
+
+
+def test_the_folds_certify_at_the_first_order_share_and_the_refit_at_its_own(
+    monkeypatch,
+):
+    # the folds' newton fits only give scores: a model decrease within 1e-4
+    # of the objective; the refit, the model returned, newton's own 1e-8
+    from sklearn_adamlr import _certify
+
+    shares = []
+    original = _certify.Certificate.begin
+
+    def begin(self, loop):
+        original(self, loop)
+        shares.append(self.gap_share)
+
+    monkeypatch.setattr(_certify.Certificate, "begin", begin)
+    est = AdamLogisticRegressionCV(Cs=[0.1, 1.0], cv=CV).fit(X, Y)
+    assert est.solver_ == "newton"
+    assert shares == [1e-4] * 10 + [1e-8]
