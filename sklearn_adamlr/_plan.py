@@ -57,7 +57,7 @@ def run_order(rng, n_samples, run):
     span = n_runs * run
     starts = rng.permutation(n_runs) * run + offset
     rows = np.add.outer(starts, np.arange(run)).ravel()
-    # Only the runs that reach row n_samples (at most three: they lie in the
+    # Only the runs that reach row n_samples (at most two: they lie in the
     # last 2 * run rows) wrap around or hold rows past the end: fixed one by
     # one, not by passes over all the rows (400,000 rows in runs of 64: 2.3
     # -> 1.4 ms, a twentieth of an adam epoch on 400,000 x 100).
