@@ -195,6 +195,41 @@ def interleaved_epochs(makes, X, y, rounds):
     return {label: (more - one) / extra for label, (one, more) in best.items()}
 
 
+def default_epochs(X, y, rounds):
+    """The default shuffle's adam epoch, on ``X``'s rows and sorted by label.
+
+    Marginal epochs (see :func:`interleaved_epochs`) of ``adam`` with the
+    default ``shuffle=True`` (minibatches gathered in runs of rows) and with
+    ``shuffle='blocks'`` (views of ``X``), and of ``SGDClassifier``, measured
+    in turns; then the default on the same rows sorted by label. With
+    ``read``, one streaming read of ``X``.
+    """
+
+    def adam(shuffle):
+        return lambda max_iter=1: AdamLogisticRegression(
+            solver="adam", C=C, batch_size=256, random_state=0,
+            max_iter=max_iter, tol=None, shuffle=shuffle,
+        )  # fmt: skip
+
+    makes = {
+        "adam (shuffle=True)": adam(True),
+        "adam (shuffle='blocks')": adam("blocks"),
+        "SGDClassifier": sgd_classifier(X.shape[0]),
+    }
+    print(f"[default epoch] {rounds} interleaved round(s)", flush=True)
+    out = interleaved_epochs(makes, X, y, rounds)
+    order = np.argsort(y, kind="stable")
+    sorted_rows = interleaved_epochs(
+        {"adam (shuffle=True), label-sorted rows": adam(True)},
+        np.ascontiguousarray(X[order]),
+        y[order],
+        rounds,
+    )
+    out.update(sorted_rows)
+    out["read"] = read_time(X, repeat=5)
+    return out
+
+
 def epochs_to(trace, gap):
     for k, (_, value) in enumerate(trace, 1):
         if value <= gap:
@@ -802,6 +837,7 @@ def main(argv=None):
     Xd, yd = dense(n_default, d_dense, np.float64)
     Xd = StandardScaler().fit_transform(Xd)
     defaults = default_fits(f"dense {n_default}x{d_dense} standardized", Xd, yd)
+    epoch_of_default = default_epochs(Xd, yd, rounds)
     cv_rows = []
     for name, load in (("breast cancer", load_breast_cancer), ("digits", load_digits)):
         cv_rows += cv_fits(name, *bundled(load), repeat=1 if args.quick else 3)
@@ -829,7 +865,8 @@ def main(argv=None):
     first = first_fits(("gd",) if args.quick else None) if _COMPILED else []
     write_summary(
         all_rows, floors, args, compile_seconds, sparse_epochs, rounds, defaults,
-        saga_rows, first, stream_rows, cv_rows,
+        saga_rows, first, stream_rows, cv_rows, epoch_of_default,
+        f"dense {n_default}x{d_dense} standardized",
     )  # fmt: skip
     return 0
 
@@ -843,7 +880,7 @@ def _row(rows, case, model):
 
 def write_summary(
     rows, floors, args, compile_seconds, sparse_epochs, rounds, defaults, saga_rows,
-    first, stream_rows, cv_rows,
+    first, stream_rows, cv_rows, epoch_of_default, default_case,
 ):  # fmt: skip
     lines = [
         "# Benchmark results",
@@ -919,6 +956,14 @@ def write_summary(
             sparse_epochs[f"{solver} (bs=256)"] / sparse_epochs["SGDClassifier"],
             1,
         )
+    # the default shuffle (issue: "safe shuffling at block cost")
+    default, read = epoch_of_default["adam (shuffle=True)"], epoch_of_default["read"]
+    target(f"default adam epoch / one read of X ({default_case})", default / read, 3)
+    target(
+        f"default adam epoch / SGDClassifier epoch ({default_case})",
+        default / epoch_of_default["SGDClassifier"],
+        0.2,
+    )
     gd_t = time_to(_row(rows, d64, "gd")["trace"], 1e-6)
     lb_t = time_to(_row(rows, d64, "LogisticRegression lbfgs")["trace"], 1e-6)
     target("gd time to 1e-6 / lbfgs time to 1e-6 (dense)", gd_t / lb_t, 3)
@@ -945,6 +990,18 @@ def write_summary(
         "turns, after the table: "
         + ", ".join(f"{label} {fmt(e)} s" for label, e in sparse_epochs.items())
         + ". The table's sparse rows were measured minutes apart.",
+    ]
+    lines += [
+        "",
+        f"Default shuffle, adam bs=256 on {default_case} "
+        f"(epochs of {rounds} interleaved round(s), in reads of X, one read "
+        f"{fmt(epoch_of_default['read'])} s): "
+        + ", ".join(
+            f"{label} {fmt(e / epoch_of_default['read'], 2)}"
+            for label, e in epoch_of_default.items()
+            if label != "read"
+        )
+        + ".",
     ]
     sgd_sp = _row(rows, sp, "SGDClassifier")
     lines += [

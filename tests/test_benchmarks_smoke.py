@@ -64,6 +64,11 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
         assert f"AdamLogisticRegressionCV / LogisticRegressionCV ({name})" in summary
         assert f"| {name} | GridSearchCV(AdamLogisticRegression()) |" in summary
     assert "default adam, one pass: relative gap (≤ 0.001)" in summary
+    # the default shuffle's epoch, against one read and SGDClassifier's, and
+    # on label-sorted rows
+    assert "default adam epoch / one read of X (dense 20000x20" in summary
+    assert "default adam epoch / SGDClassifier epoch (dense" in summary
+    assert "adam (shuffle=True), label-sorted rows" in summary
     # the full-batch solvers' traces are recorded (their certificate is the
     # update's own pass): a time to 1e-4 on the dense set, not "–"
     saga_table = summary.split("## saga: time to a relative gap")[1].splitlines()
