@@ -172,8 +172,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         How each epoch visits the data. ``'samples'``: a new order of the
         samples each epoch, minibatches gathered into a buffer (``X`` is not
         copied); sorted rows are as safe as shuffled ones. True: the same,
-        in runs of 64 rows on dense data of 4,096 rows or more (see the user
-        guide: 400k x 100, adam's epoch 7.1 -> 3.1 reads of ``X``).
+        in runs of 16 rows on dense data of 1,024 rows or more (see the user
+        guide: 400k x 100, adam's epoch 7.1 -> 2.6 reads of ``X``).
         ``'blocks'``: minibatches are consecutive rows, views of ``X`` that
         are never gathered; each epoch shifts their boundaries by a random
         offset and visits them in a random order. It saves the gathering

@@ -37,12 +37,15 @@ def batches(n_samples, batch_size):
 
 # Rows per run of a minibatch solver's shuffled epoch on dense data in memory
 # (see run_order). Measured, marginal adam epochs on 400,000 x 100 (batch
-# 256, one thread, in reads of X): runs of 16 rows 4.2 to 4.3, 32 3.6, 64
-# 3.0 to 3.1, 128 2.7, consecutive minibatches ('blocks') 2.3. Longer runs
-# mix fewer places into a minibatch: one tol=None epoch on 100,000 x 20
-# rows sorted by label ended (median of 8 seeds) 1.3x a permutation's gap
-# on shuffled rows in runs of 64, 3.5x in runs of 128.
-MINIBATCH_RUN = 64
+# 256, one thread, in reads of X), with the compiled kernel asking for the
+# rows ahead (_kernels.dense.AHEAD): a permutation 4.0, runs of 16 rows 2.6
+# to 2.7, 32 2.5, 64 2.3 to 2.4, consecutive minibatches ('blocks') 2.5
+# (without it: 7.1, 4.3, 3.6, 3.0 to 3.1, 2.3). Longer runs mix fewer
+# places into a minibatch: after 1, 2 and 5 tol=None epochs on 100,000 x 20
+# rows sorted by label (median of 8 seeds), runs of 16 ended at 1.0, 1.1
+# and 1.7 times a permutation's gap on the shuffled rows, runs of 32 at 1.2,
+# 1.9 and 1.5, runs of 64 at 1.3, 1.0 and 2.0, runs of 128 at 3.5 after one.
+MINIBATCH_RUN = 16
 
 
 def run_order(rng, n_samples, run):

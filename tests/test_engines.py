@@ -124,6 +124,33 @@ def test_compiled_engine_ran_and_matches_the_reference(
 
 
 @needs_numba
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_gathered_runs_with_rows_asked_ahead_match_the_reference(
+    monkeypatch, n_classes
+):
+    # shuffle=True on 1,024 rows or more: minibatches gathered in runs, the
+    # compiled kernel asking for rows AHEAD of the one it reads (a hint that
+    # changes no value), which batches longer than AHEAD reach
+    from sklearn_adamlr._kernels import dense
+    from sklearn_adamlr._plan import MINIBATCH_RUN, RUNS_MIN
+
+    n = RUNS_MIN * MINIBATCH_RUN + 37
+    X = np.random.RandomState(1).normal(size=(n, 7))
+    y = np.arange(n) % n_classes
+    kw = dict(solver="adam", batch_size=4 * dense.AHEAD, max_iter=2, tol=None,
+              random_state=0)  # fmt: skip
+    ran = spy_engines(monkeypatch)
+    compiled = AdamLogisticRegression(**kw).fit(X, y)
+    assert set(ran) == {"KernelEngine"}
+    ran.clear()
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
+    reference = AdamLogisticRegression(**kw).fit(X, y)
+    assert set(ran) == {REFERENCE}
+    # measured: at most 4.2e-17 apart (the kernels reassociate sums)
+    np.testing.assert_allclose(compiled.coef_, reference.coef_, rtol=0, atol=1e-15)
+
+
+@needs_numba
 @pytest.mark.parametrize("solver", ["gd", "minibatch", "adam"])
 def test_a_certified_full_batch_fit_matches_the_reference(monkeypatch, solver):
     # With the certificate measured by each full-batch update's own pass

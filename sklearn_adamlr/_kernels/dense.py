@@ -7,8 +7,27 @@ or ``start:stop`` of ``X`` when ``rows`` is empty.
 
 import numpy as np
 
-from ._numba import AVAILABLE, jit
+from ._numba import AVAILABLE, _prefetch, jit
 from .rowloss import _add_loss, _binary_terms, _softmax_terms
+
+# Rows ahead whose cache lines a gathered minibatch asks for (see
+# _prefetch_row). Measured, adam's marginal epoch on 400,000 x 100 gathered
+# in runs of 64 rows (one thread, in reads of X): none 3.1, 2 rows ahead
+# 2.6, 4 2.55, 8 2.27, 16 2.38, 32 2.37.
+AHEAD = 8
+
+
+def _prefetch_row(X, rows, r, stop):
+    """Ask for the lines of row ``rows[r + AHEAD]``, a gathered row not read yet.
+
+    Gathered rows come in runs from random places (``shuffle=True``): where
+    a run starts, the hardware's prefetcher cannot guess the address.
+    """
+    if rows.shape[0] > 0 and r + AHEAD < stop:
+        ahead = rows[r + AHEAD]
+        line = max(64 // X.itemsize, 1)
+        for j in range(0, X.shape[1], line):
+            _prefetch(X, ahead, j)
 
 
 def _dense_binary(X, rows, start, stop, params, target, sw, scale, l2, grad):
@@ -29,6 +48,7 @@ def _dense_binary(X, rows, start, stop, params, target, sw, scale, l2, grad):
     g_intercept = zero
     for r in range(start, stop):
         i = rows[r] if rows.shape[0] > 0 else r
+        _prefetch_row(X, rows, r, stop)
         z = intercept
         for j in range(d):
             z += X[i, j] * w[j]
@@ -62,6 +82,7 @@ def _dense_multinomial(X, rows, start, stop, params, target, sw, scale, l2, grad
     product = 1.0
     for r in range(start, stop):
         i = rows[r] if rows.shape[0] > 0 else r
+        _prefetch_row(X, rows, r, stop)
         for c in range(k):
             z[c] = params[d, c] if has_intercept else zero
         for j in range(d):
@@ -86,5 +107,6 @@ def _dense_multinomial(X, rows, start, stop, params, target, sw, scale, l2, grad
 
 
 if AVAILABLE:
+    _prefetch_row = jit(_prefetch_row, inline=True)
     _dense_binary = jit(_dense_binary)
     _dense_multinomial = jit(_dense_multinomial)
