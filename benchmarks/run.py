@@ -852,12 +852,24 @@ def main(argv=None):
         yd,
         1000 if args.quick else 10_000,
     )
-    for name, load in (("digits", load_digits), ("breast cancer", load_breast_cancer)):
-        defaults += default_fits(name, *bundled(load))
-    # raw features, as loaded: newton-cholesky's ground (see _auto.choose_solver)
-    # (in --quick, not digits: saga's 1,000 epochs there took 40 s)
-    for name, load in RAW_SETS[:3] if args.quick else RAW_SETS:
-        defaults += default_fits(f"{name} raw", *load(return_X_y=True))
+    # The bundled sets' fits on one BLAS thread, every model's: on 2 cores
+    # two threads made LogisticRegression() on digits 0.24 s against 13 ms,
+    # and in two of four runs stalled our breast_cancer default fit at 25 to
+    # 32 ms (one syrk of 455 x 30 took 22 ms, one dot of 17,000 numbers 6 ms)
+    # where its other fits took 1.6 ms.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        for name, load in (
+            ("digits", load_digits),
+            ("breast cancer", load_breast_cancer),
+        ):
+            defaults += default_fits(name, *bundled(load))
+        # raw features, as loaded: newton-cholesky's ground (see
+        # _auto.choose_solver) (in --quick, not digits: saga's 1,000 epochs
+        # there took 40 s)
+        for name, load in RAW_SETS[:3] if args.quick else RAW_SETS:
+            defaults += default_fits(f"{name} raw", *load(return_X_y=True))
     # saga on the dense set of the issue that asked for it (400k x 100), and on
     # the sparse set; scikit-learn's saga needs hundreds of its epochs there
     saga_epochs, sklearn_saga_iter = (30, 100) if args.quick else (120, 1000)
@@ -1032,7 +1044,10 @@ def write_summary(
         "take under a second in all. `fit` stops when the "
         "certificate (`optimality_`) is at most `tol`; the gap is to the optimum "
         "found by newton-cholesky at tol=1e-12. `raw` cases are the bundled "
-        "sets as loaded, unstandardized.",
+        "sets as loaded, unstandardized. The bundled sets' fits run on one "
+        "BLAS thread for every model (on 2 cores two threads made "
+        "`LogisticRegression()` on digits 18 times slower, and stalled small "
+        "fits for tens of milliseconds); the 400,000-row set on all threads.",
         "",
         "| case | model | fit (s) | / LogisticRegression() | epochs | "
         "relative gap | optimality_ | warnings |",
