@@ -140,7 +140,11 @@ def choose_solver(
     # Default fits took 0.82x, 0.75x and 0.63x LogisticRegression()'s time
     # on standardized breast_cancer, wine and iris (its two-loop compiled;
     # gd 1.3x, 1.0x, 1.0x; adam 3x to 5x; newton 1.3x, 1.6x, 1.2x, though
-    # to 1e-9 where lbfgs stops near 1e-5), and 0.26x on 400,000 x 100 (gd
+    # to 1e-9 where lbfgs stops near 1e-5; measured again later the same
+    # day, one thread: 1.0x, 1.05x, 0.85x compiled, and 1.54x, 1.54x to
+    # 1.6x, 1.34x to 1.4x on the numpy path, which a new process runs for
+    # fits this small, see _kernels.pays; newton there 1.3x on
+    # breast_cancer), and 0.26x on 400,000 x 100 (gd
     # 0.62x, adam 4.1x). On digits, 29 ms against 232 ms for
     # LogisticRegression() with its default threads on 2 cores, but 13 ms
     # with one thread: 2.3x (measured 2026-12-06; newton 73 ms). On dask
