@@ -318,6 +318,36 @@ def test_newton_on_raw_digits():
 # ------------------------------------- the first-order fits' gap estimate
 
 
+def _near_optimum(load):
+    """``(problem, params, grad, expected)`` 1e-3 from the optimum at C=100.
+
+    Near the optimum, where the certificate asks (CG solves to a residual
+    of ``sqrt(|g|_1) |g|_1``: far from it the estimate is rough);
+    ``expected`` is ``g^T H^+ g / 2`` by least squares, the softmax's
+    Hessian being singular along its free sums.
+    """
+    X, y = standardized(load)
+    problem = _problem(X, y, 100.0)
+    fit = AdamLogisticRegression(solver="newton", C=100.0, tol=1e-10).fit(X, y)
+    optimum = np.vstack([fit.coef_.T, fit.intercept_[None, :]])
+    params = optimum + 1e-3 * np.random.RandomState(0).normal(size=optimum.shape)
+    grad = _gradient(X, y, params, 100.0, None, True)
+    raw = X @ params[:-1] + params[-1]
+    H = Curvature(problem, raw).matrix()
+    expected = 0.5 * grad.ravel() @ np.linalg.lstsq(H, grad.ravel(), rcond=None)[0]
+    return problem, params, grad, expected
+
+
+def _count_products(monkeypatch):
+    """A list that grows by one at each Hessian-vector product."""
+    products = []
+    original = Curvature.matvec
+    monkeypatch.setattr(
+        Curvature, "matvec", lambda self, v: products.append(1) or original(self, v)
+    )
+    return products
+
+
 @pytest.mark.parametrize("n_classes, direct", [(2, True), (2, False), (3, False)])
 def test_the_model_decrease_is_half_the_squared_newton_decrement(
     monkeypatch, n_classes, direct
@@ -325,25 +355,9 @@ def test_the_model_decrease_is_half_the_squared_newton_decrement(
     # two classes of at most DIRECT_MAX parameters: a Cholesky solve
     if not direct:
         monkeypatch.setattr(_newton_hessian_module, "DIRECT_MAX", 0)
-    X, y = standardized(load_breast_cancer if n_classes == 2 else load_wine)
-    problem = _problem(X, y, 100.0)
-    fit = AdamLogisticRegression(solver="newton", C=100.0, tol=1e-10).fit(X, y)
-    # near the optimum, where the certificate asks (CG solves to a residual
-    # of sqrt(|g|_1) |g|_1: far from it the estimate is rough)
-    optimum = np.vstack([fit.coef_.T, fit.intercept_[None, :]])
-    if n_classes == 2:
-        optimum = optimum[:, :1]
-    params = optimum + 1e-3 * np.random.RandomState(0).normal(size=optimum.shape)
-    grad = _gradient(X, y, params, 100.0, None, True)
-    raw = X @ params[:-1] + params[-1]
-    H = Curvature(problem, raw).matrix()
-    # least squares: the softmax's Hessian is singular along its free sums
-    expected = 0.5 * grad.ravel() @ np.linalg.lstsq(H, grad.ravel(), rcond=None)[0]
-    products = []
-    original = Curvature.matvec
-    monkeypatch.setattr(
-        Curvature, "matvec", lambda self, v: products.append(1) or original(self, v)
-    )
+    load = load_breast_cancer if n_classes == 2 else load_wine
+    problem, params, grad, expected = _near_optimum(load)
+    products = _count_products(monkeypatch)
     estimate, _ = newton_decrease(problem, params, grad)
     if direct:
         assert not products
@@ -359,20 +373,8 @@ def test_the_model_decrease_is_half_the_squared_newton_decrement(
 def test_the_estimate_from_a_guess_is_as_accurate_and_cheaper(monkeypatch):
     # the engine starts CG from the last estimate's step moved by the point's
     # own move: any start keeps CG's stopping rule, hence its accuracy
-    X, y = standardized(load_wine)
-    problem = _problem(X, y, 100.0)
-    fit = AdamLogisticRegression(solver="newton", C=100.0, tol=1e-10).fit(X, y)
-    optimum = np.vstack([fit.coef_.T, fit.intercept_[None, :]])
-    params = optimum + 1e-3 * np.random.RandomState(0).normal(size=optimum.shape)
-    grad = _gradient(X, y, params, 100.0, None, True)
-    raw = X @ params[:-1] + params[-1]
-    H = Curvature(problem, raw).matrix()
-    expected = 0.5 * grad.ravel() @ np.linalg.lstsq(H, grad.ravel(), rcond=None)[0]
-    products = []
-    original = Curvature.matvec
-    monkeypatch.setattr(
-        Curvature, "matvec", lambda self, v: products.append(1) or original(self, v)
-    )
+    problem, params, grad, expected = _near_optimum(load_wine)
+    products = _count_products(monkeypatch)
     cold, step = newton_decrease(problem, params, grad)
     n_cold = len(products)
     near = step + 1e-3 * np.abs(step).max() * np.random.RandomState(1).normal(
