@@ -34,7 +34,8 @@ def scale_spread(X, fit_intercept):
     Measured on a strided sample of the rows of dense ``X``; 1 for
     standardized data.
     """
-    return spread(_sample_moments(X)[0], fit_intercept)
+    rms, _, std = _sample_moments(X)
+    return spread(rms, fit_intercept, std)
 
 
 def uncentred(X):
@@ -43,19 +44,20 @@ def uncentred(X):
     On a strided sample of the rows of dense ``X``, the columns of non-zero
     spread; see ``_advice.UNCENTERED``.
     """
-    return float(centring(*_sample_moments(X))[0].max(initial=1.0))
+    rms, _, std = _sample_moments(X)
+    return float(centring(rms, std).max(initial=1.0))
 
 
 def _raw(X, fit_intercept):
     """Rule 2's test: :func:`scale_spread` or :func:`uncentred`, one measure."""
-    rms, mean = _sample_moments(X)
-    if spread(rms, fit_intercept) > SCALE_SPREAD:
+    rms, _, std = _sample_moments(X)
+    if spread(rms, fit_intercept, std) > SCALE_SPREAD:
         return True
-    return fit_intercept and centring(rms, mean)[0].max(initial=1.0) > UNCENTERED
+    return fit_intercept and centring(rms, std).max(initial=1.0) > UNCENTERED
 
 
 def _sample_moments(X):
-    """``(rms, mean)`` of the columns of a strided sample of ``X``'s rows."""
+    """``(rms, mean, std)`` of the columns of a strided sample of ``X``'s rows."""
     return sampled_moments(X, _SAMPLE_ROWS)
 
 

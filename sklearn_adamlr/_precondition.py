@@ -61,9 +61,9 @@ def diagonal(X, fit_intercept, dtype, l2=0.0, curvature=0.25):
     """
     if not isinstance(X, np.ndarray):
         return None
-    rms = sampled_moments(X, SAMPLE_ROWS)[0]
+    rms, _, std = sampled_moments(X, SAMPLE_ROWS)
     # (squares beyond float64's range: the steps overflow and say so)
-    if not np.isfinite(rms).all() or spread(rms, fit_intercept) <= SCALE_SPREAD:
+    if not np.isfinite(rms).all() or spread(rms, fit_intercept, std) <= SCALE_SPREAD:
         return None
     precond = np.ones((X.shape[1] + int(fit_intercept), 1))
     curvatures = rms**2 + l2 / curvature
