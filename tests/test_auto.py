@@ -184,14 +184,17 @@ def test_raw_columns_are_told_apart_from_scaled_ones():
 
 
 def test_constant_columns_of_scaled_data_are_not_raw_features():
-    # A constant column is absorbed by the intercept, whatever its value:
-    # with one, it is neither a small scale nor far from centred. Without
-    # one, it is the intercept's stand-in and its scale counts.
+    # A constant column smaller than the intercept's ones moves the
+    # predictions along the intercept's direction: with an intercept it is
+    # neither a small scale nor far from centred. Without one, it is the
+    # intercept's stand-in and its scale counts; a larger one counts always
+    # (test_convergence.test_a_huge_constant_column_is_named).
     rng = np.random.RandomState(0)
     Z = rng.normal(size=(500, 4))
     Z[:, 2] = -0.047
     assert scale_spread(Z, True) < 1.2
     assert scale_spread(Z, False) > 20
+    assert scale_spread(Z + [0.0, 0.0, 40.047, 0.0], True) > 30
     assert uncentred(Z) < 1.1  # its spread is exactly 0, not rounding
     assert choose_solver(0.0, False, Z, n_outputs=1) == "lbfgs"
     # digits, standardized on all rows, then split: a fold without a rare
