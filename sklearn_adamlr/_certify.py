@@ -1,15 +1,26 @@
 """Certified training: the certificate, the stall response, the secant step.
 
-Three monitors (:mod:`sklearn_adamlr._monitors`) of a fit with ``tol``: the
+Four monitors (:mod:`sklearn_adamlr._monitors`) of a fit with ``tol``: the
 :class:`Certificate` measures each epoch on all the data and stops at
 ``tol``; the :class:`StallResponse` grows the batch or halves the step when
 its objective stops improving; the :class:`SecantStep` sets the full-batch
-step from the curvature along the last move.
+step from the curvature along the last move; the :class:`FlatNewtonStep`
+hands a flat objective's Newton step to the solver.
 """
 
 import numpy as np
 
-from ._monitors import GrowBatch, Monitor, Restart, ScaleStep, SetStep, Stop
+from ._hessian import backtrack
+from ._loss import raw_prediction
+from ._monitors import (
+    GrowBatch,
+    Monitor,
+    Restart,
+    ScaleStep,
+    SetStep,
+    Stop,
+    TakeDirection,
+)
 from .solvers._metric import metric_norm
 
 # While the batch can still grow, an epoch counts as progress only if it
@@ -154,6 +165,14 @@ class Certificate(Monitor):
                 result.best_params = self.best_params
             result.optimality = self.best_optimality
             result.objective = self.best_objective
+
+    def estimate_next(self):
+        """Estimate the gap at the next point within ``tol``, wherever it is.
+
+        For a point a Newton step leads to (:class:`FlatNewtonStep`): its
+        estimate gives the next step.
+        """
+        self._check_below = np.inf
 
     def _record(self, params, value):
         self.point[...] = params
@@ -328,3 +347,59 @@ class SecantStep(Monitor):
 
     def restarted(self, loop):
         self.previous_point = None
+
+
+class FlatNewtonStep(Monitor):
+    """Where the objective is flat, the solver's next step is Newton's.
+
+    When the :class:`Certificate` finds the gradient within ``tol`` but its
+    gap estimate above its share (nearly separable classes, a weak
+    penalty), the estimate has just solved for the Newton step at the
+    point (``Engine.newton_step``, on the estimate's sample of rows, to a
+    relative residual of 0.1). Scaled by a backtracking line search on the
+    objective (two passes over ``X``), it becomes the next direction of a
+    solver with ``takes_direction`` (``lbfgs``), and the certificate
+    estimates the gap again at the point it leads to. There a quasi-Newton
+    step's progress is slow (the optimum lies far along nearly free
+    directions), and Newton's fast. Measured, default ``lbfgs`` on
+    standardized digits (one thread): on a fold's 80% at C=1e4, 184 epochs
+    (12 estimates, the gap halving every 15 epochs) in 129 ms without it,
+    37 in 79 ms with it; on all of it at C=100, 138 epochs against 45, at
+    C=1e4 199 (254 ms) against 35 (166 ms). Without the line search the
+    full step overshot (the objective from 1.9e-4 to 0.14), and lbfgs's
+    own steps after it alternated between overshooting and shortening.
+
+    Parameters
+    ----------
+    certificate : Certificate
+    """
+
+    def __init__(self, certificate):
+        self.certificate = certificate
+
+    def after_epoch(self, loop, report):
+        cert = self.certificate
+        problem = loop.problem
+        if cert.certified or cert.gap is None or problem.penalty.has_prox:
+            return None
+        step = loop.engine.newton_step(loop.params)
+        if step is None:
+            return None
+        params = loop.params
+        step = step.astype(params.dtype)
+        decrease = float(np.vdot(cert.gradient, step))
+        if not decrease < 0.0:
+            return None
+        d = problem.n_features
+        raw = raw_prediction(problem.X, params, d)
+        moved = raw_prediction(problem.X, step, d)
+        _, alpha, _ = backtrack(
+            problem, raw, moved, params, step, cert.last_objective, decrease
+        )
+        if alpha == 0.0:
+            return None
+        cert.estimate_next()
+        return TakeDirection(
+            alpha * step,
+            f"The next step is {alpha:g} times the gap estimate's Newton step.",
+        )

@@ -192,6 +192,17 @@ class Engine:
             self._last_estimate = (point.copy(), step)
         return value
 
+    def newton_step(self, point):
+        """The Newton step of the last gap estimate, if it was taken at ``point``.
+
+        ``-H^-1 s`` on the estimate's sample of rows (see
+        :meth:`gap_estimate`); None otherwise.
+        """
+        if self._last_estimate is None:
+            return None
+        at, step = self._last_estimate
+        return step if np.array_equal(at, point) else None
+
     def full_objective(self, params, grad):
         """The scaled objective at ``params`` on all the data, one pass over ``X``.
 

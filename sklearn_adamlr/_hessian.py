@@ -35,6 +35,10 @@ SAMPLE_ROWS = 8192
 # The conjugate gradients' relative residual in newton_decrease.
 _ESTIMATE_RTOL = 0.1
 
+# Armijo's sufficient decrease: a step is accepted when the objective drops
+# by at least this share of the decrease the model predicts.
+_ARMIJO = 1e-4
+
 # Parameters up to which newton_decrease solves with the Hessian as a
 # matrix (two classes, a Cholesky factor) instead of by CG. Measured near
 # the optimum (one thread; matrix against CG): breast_cancer (569 x 31
@@ -367,3 +371,33 @@ class _Restricted:
 
     def diagonal(self):
         return np.where(self.active, self.curvature.diagonal(), 1.0)
+
+
+def backtrack(problem, raw, moved, params, step, value, decrease, alpha=1.0):
+    """``(loss sum, alpha, halvings)`` of a backtracking line search (alpha 0: none).
+
+    The first ``alpha`` of ``alpha, alpha / 2, ...`` (40 halvings at most)
+    at which ``params + alpha * step`` lowers the scaled objective ``value``
+    by at least ``1e-4 * alpha * |decrease|`` (Armijo), ``decrease`` being
+    the model's predicted change (negative). ``raw`` and ``moved`` are the
+    raw predictions of ``params`` and of ``step`` (``X step``, its intercept
+    included): a trial costs the loss on them, no pass over ``X``.
+    """
+    d, W, penalty = problem.n_features, problem.weight_sum, problem.penalty
+    # Rounding in the objective's sum: near the optimum a full step's
+    # decrease is below it, and is taken when the objective does not
+    # rise beyond it.
+    slack = 8 * np.finfo(params.dtype).eps * max(abs(value), 1.0)
+    scratch = np.empty_like(raw)
+    for halvings in range(40):
+        trial = raw + alpha * moved
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss_sum = problem.loss.loss_gradient(
+                trial, problem.target, problem.sample_weight, scratch
+            )
+        coef = params[:d] + alpha * step[:d]
+        new_value = loss_sum / W + penalty.value(coef)
+        if new_value <= value + _ARMIJO * alpha * decrease + slack:
+            return loss_sum, alpha, halvings
+        alpha *= 0.5
+    return 0.0, 0.0, 40

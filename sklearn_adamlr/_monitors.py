@@ -3,7 +3,8 @@
 The loop (:func:`sklearn_adamlr._training.train`) runs epochs and hands each
 epoch's :class:`EpochReport` to its monitors, in order. A monitor answers
 with nothing (go on) or with actions: :class:`Stop`, :class:`Restart` from a
-point, :class:`GrowBatch`, :class:`ScaleStep`, :class:`SetStep`. The loop
+point, :class:`GrowBatch`, :class:`ScaleStep`, :class:`SetStep`,
+:class:`TakeDirection`. The loop
 carries each action out at once, so the monitors after it see its effect,
 and stops after the last monitor has seen the epoch.
 
@@ -142,6 +143,18 @@ class SetStep(Action):
 
     def apply(self, loop):
         loop.learning_rate = self.learning_rate
+
+
+@dataclass
+class TakeDirection(Action):
+    """Make ``direction`` the solver's next step (``Solver.take_direction``)."""
+
+    direction: np.ndarray
+    note: str = ""
+
+    def apply(self, loop):
+        if not loop.solver.take_direction(loop.params, loop.state, self.direction):
+            self.note = ""
 
 
 class Monitor:

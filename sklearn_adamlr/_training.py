@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._certify import Certificate, SecantStep, StallResponse
+from ._certify import Certificate, FlatNewtonStep, SecantStep, StallResponse
 from ._engines import make_engine
 from ._kernels import pays
 from ._monitors import EpochReport, Monitor
@@ -425,6 +425,8 @@ def monitors_for(
         # the full-batch secant step (see Solver.secant_step)
         if automatic and loop.solver.secant_step and not loop.per_sample:
             monitors.append(SecantStep(certificate))
+        if loop.solver.takes_direction:
+            monitors.append(FlatNewtonStep(certificate))
     if verbose:
         monitors.append(VerboseLog())
     return monitors

@@ -19,6 +19,7 @@ from sklearn_adamlr import RisingLossWarning, get_solver
 from sklearn_adamlr._certify import (
     MIN_RATE_SCALE,
     Certificate,
+    FlatNewtonStep,
     SecantStep,
     StallResponse,
 )
@@ -30,6 +31,7 @@ from sklearn_adamlr._monitors import (
     ScaleStep,
     SetStep,
     Stop,
+    TakeDirection,
 )
 from sklearn_adamlr._penalties import ElasticNet
 from sklearn_adamlr._policies import (
@@ -652,3 +654,86 @@ def test_the_verbose_note_says_the_objective_is_flat():
         "Gradient within tol, but the objective is flat: the estimated gap "
         "0.2 is above 0.0001 of it."
     ]
+
+
+def _objective(params, alpha):
+    """The scaled objective, written here from the formula."""
+    z = X @ params[:D, 0] + params[D, 0]
+    loss = np.mean(np.logaddexp(0.0, z) - Y * z)
+    return loss + 0.5 * alpha * float(params[:D, 0] @ params[:D, 0])
+
+
+def _flat_start(alpha, direction):
+    """A certificate that found the gradient within tol and the gap too large."""
+    loop = _loop(solver="lbfgs", tol=1.0, alpha=alpha)
+    loop.params[:D, 0] = 0.05 * np.sign(-_gradient(np.zeros((D + 1, 1)))[:D])
+    state = loop.state
+    gradient = _gradient(loop.params)[:, None] + alpha * np.r_[loop.params[:D], [[0]]]
+    state.grad = gradient.copy()
+    state.direction = -gradient
+    state.trial = loop.params - gradient
+    cert = Certificate(tol=1.0)
+    cert._engine, cert._d = loop.engine, D
+    cert.gradient = gradient.copy()
+    cert.point = loop.params.copy()
+    loop.engine.gap_estimate = lambda point, g: 1.0  # far above any share
+    loop.engine._last_estimate = (loop.params.copy(), direction)
+    cert._record(loop.params, _objective(loop.params, alpha))
+    assert not cert.certified and cert.gap == 1.0
+    return loop, cert, gradient
+
+
+def test_a_flat_objective_hands_the_solver_a_line_searched_newton_step():
+    alpha = 1e-3
+    # a direction that descends, but far too long: its full step overshoots
+    direction = -40.0 * _flat_start(alpha, None)[2]
+    loop, cert, gradient = _flat_start(alpha, direction)
+    start = loop.params.copy()
+    value = _objective(start, alpha)
+    slope = float(np.vdot(gradient, direction))
+    # Armijo's halvings, from the formula
+    step = 1.0
+    while _objective(start + step * direction, alpha) > value + 1e-4 * step * slope:
+        step *= 0.5
+    assert step < 1.0
+    answer = FlatNewtonStep(cert).after_epoch(loop, _report())
+    assert isinstance(answer, TakeDirection)
+    np.testing.assert_allclose(answer.direction, step * direction, rtol=1e-12)
+    assert answer.note == (
+        f"The next step is {step:g} times the gap estimate's Newton step."
+    )
+    # the next point within tol is estimated again, wherever it is
+    assert cert._check_below == np.inf
+    # lbfgs takes it as its next trial step, at alpha = 1
+    answer.apply(loop)
+    np.testing.assert_array_equal(loop.state.trial, start + step * direction)
+    assert loop.state.alpha == 1.0
+    assert loop.state.slope == pytest.approx(step * slope, rel=1e-12)
+    np.testing.assert_array_equal(loop.params, start)
+
+
+def test_the_flat_newton_step_is_not_taken_where_it_does_not_apply():
+    alpha = 1e-3
+    direction = -_flat_start(alpha, None)[2]
+    loop, cert, _ = _flat_start(alpha, direction)
+    monitor = FlatNewtonStep(cert)
+    assert isinstance(monitor.after_epoch(loop, _report()), TakeDirection)
+    # the estimate was taken at another point (the update shortened its step)
+    loop.params[0] += 1.0
+    assert monitor.after_epoch(loop, _report()) is None
+    loop.params[0] -= 1.0
+    # a direction that does not descend
+    loop.engine._last_estimate = (loop.params.copy(), -direction)
+    assert monitor.after_epoch(loop, _report()) is None
+    loop.engine._last_estimate = (loop.params.copy(), direction)
+    # no estimate this epoch, or a certified point
+    cert.gap = None
+    assert monitor.after_epoch(loop, _report()) is None
+    cert.gap, cert.certified = 1.0, True
+    assert monitor.after_epoch(loop, _report()) is None
+    # lbfgs refuses a direction that climbs, and keeps its own
+    trial = loop.state.trial.copy()
+    refused = TakeDirection(-direction, "note")
+    refused.apply(loop)
+    assert refused.note == ""
+    np.testing.assert_array_equal(loop.state.trial, trial)

@@ -136,6 +136,12 @@ class Solver:
         the automatic step comes from the smoothness constants in the
         preconditioned variables. False by default; True for ``gd``,
         ``lbfgs``, ``minibatch`` and ``adam``.
+    takes_direction : bool
+        In a ``fit`` with ``tol``, where the certificate finds the gradient
+        within ``tol`` but the objective flat (its gap estimate too large),
+        the training loop hands the solver that estimate's Newton step
+        through :meth:`take_direction`, as its next direction. False by
+        default; True for ``lbfgs``.
     run_rows : int
         For a solver with ``Capabilities.data_epoch``: under ``shuffle=True``
         or ``'blocks'``, on at least ``_plan.RUNS_MIN * run_rows``
@@ -175,6 +181,7 @@ class Solver:
     capabilities = Capabilities()
     stall_patience = 10
     secant_step = False
+    takes_direction = False
     run_rows = 1
     preconditioned = False
 
@@ -281,6 +288,15 @@ class Solver:
             rows of its buffer may be used as scratch.
         """
         raise NotImplementedError
+
+    def take_direction(self, params, state, direction):
+        """Make ``direction`` the next step from ``params``, for ``takes_direction``.
+
+        Called after an update, with ``params`` the point where the last
+        gradient was taken (and accepted). Returns whether the solver took
+        it (a solver may refuse, e.g. a direction that does not descend).
+        """
+        raise NotImplementedError(f"{type(self).__name__} takes no direction.")
 
     def linear_update(self, state, learning_rate):
         """The step as a linear map, for ``Capabilities(linear=True)`` solvers.

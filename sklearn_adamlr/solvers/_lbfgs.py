@@ -143,6 +143,7 @@ class LBFGS(Solver):
     name = "lbfgs"
     full_batch = True
     preconditioned = True
+    takes_direction = True
     hyperparameters = ()
 
     def __init__(self, memory=10):
@@ -197,6 +198,26 @@ class LBFGS(Solver):
         params[...] = state.trial
         state.grad[...] = grad
         self._new_direction(params, state, learning_rate)
+
+    def take_direction(self, params, state, direction):
+        """Try ``direction`` (the certificate's Newton step) next, at ``alpha = 1``.
+
+        Without an L1 part, and for a descent direction; the line search
+        then treats it as its own, and the move it makes is stored as a pair
+        like any other.
+        """
+        # (state.grad is always the gradient at params, the accepted point)
+        if state.fista is not None or state.grad is None:
+            return False
+        direction = np.asarray(direction, dtype=params.dtype)
+        slope = float(np.vdot(state.grad, direction))
+        if not slope < 0.0:
+            return False
+        state.direction = direction.copy()
+        state.slope = slope
+        state.alpha = 1.0
+        np.add(params, state.direction, out=state.trial)
+        return True
 
     def _store_pair(self, params, grad, state):
         """Keep ``(trial - params, grad - state.grad)`` if its curvature is positive."""

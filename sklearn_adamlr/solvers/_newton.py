@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from .._hessian import Curvature, cg_step
+from .._hessian import Curvature, backtrack, cg_step
 from .._loss import gradient_from_raw, raw_prediction
 from ._base import Capabilities, Solver, register_solver
 
@@ -22,10 +22,6 @@ MATRIX_MAX = 500
 
 # The gap_share of float32 data (see NewtonEpoch.gap_share).
 FLOAT32_GAP_SHARE = 1e-5
-
-# Armijo's sufficient decrease: a step is accepted when the objective drops
-# by at least this share of the decrease the quadratic model predicts.
-_ARMIJO = 1e-4
 
 
 @dataclass
@@ -286,7 +282,7 @@ class NewtonEpoch:
     def _line_search(self, params, raw, grad, step, value, alpha):
         """``(loss sum, alpha, halvings)`` of the accepted step (alpha 0: none)."""
         p = self.problem
-        d, W, penalty = p.n_features, p.weight_sum, p.penalty
+        d, penalty = p.n_features, p.penalty
         step = step.astype(params.dtype)
         moved = raw_prediction(p.X, step, d)
         # the decrease the model predicts: the slope, plus the L1 part's change
@@ -297,23 +293,7 @@ class NewtonEpoch:
             )
         if not decrease < 0.0:
             return 0.0, 0.0, 0
-        # Rounding in the objective's sum: near the optimum a full step's
-        # decrease is below it, and is taken when the objective does not
-        # rise beyond it.
-        slack = 8 * np.finfo(params.dtype).eps * max(abs(value), 1.0)
-        scratch = np.empty_like(raw)
-        for halvings in range(40):
-            trial = raw + alpha * moved
-            with np.errstate(over="ignore", invalid="ignore"):
-                loss_sum = p.loss.loss_gradient(
-                    trial, p.target, p.sample_weight, scratch
-                )
-            coef = params[:d] + alpha * step[:d]
-            new_value = loss_sum / W + penalty.value(coef)
-            if new_value <= value + _ARMIJO * alpha * decrease + slack:
-                return loss_sum, alpha, halvings
-            alpha *= 0.5
-        return 0.0, 0.0, 40
+        return backtrack(p, raw, moved, params, step, value, decrease, alpha)
 
 
 def matrix_step(curvature, grad, free_rows):
