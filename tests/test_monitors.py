@@ -671,7 +671,8 @@ def _flat_start(alpha, direction):
     gradient = _gradient(loop.params)[:, None] + alpha * np.r_[loop.params[:D], [[0]]]
     state.grad = gradient.copy()
     state.direction = -gradient
-    state.trial = loop.params - gradient
+    state.alpha = 0.25  # its own step, shortened twice
+    state.trial = loop.params - 0.25 * gradient
     cert = Certificate(tol=1.0)
     cert._engine, cert._d = loop.engine, D
     cert.gradient = gradient.copy()
@@ -730,6 +731,10 @@ def test_the_flat_newton_step_is_not_taken_where_it_does_not_apply():
     cert.gap = None
     assert monitor.after_epoch(loop, _report()) is None
     cert.gap, cert.certified = 1.0, True
+    assert monitor.after_epoch(loop, _report()) is None
+    # an L1 part: lbfgs takes FISTA's steps, not directions
+    cert.certified = False
+    loop.problem.penalty = ElasticNet(alpha=alpha, l1_ratio=0.5)
     assert monitor.after_epoch(loop, _report()) is None
     # lbfgs refuses a direction that climbs, and keeps its own
     trial = loop.state.trial.copy()
