@@ -30,8 +30,11 @@ def column_moments(X):
     shift = np.asarray(X[0], dtype=np.float64) if dense else 0.0
     moved = np.zeros(X.shape[1])
     moved_squares = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], 4096):
-        block = X[start : start + 4096]
+    # blocks of at most 4,096 rows and 2**22 entries: the differences are a
+    # float64 copy of a block (32 MB at most, on any width)
+    rows = max(1, min(4096, 2**22 // max(X.shape[1], 1)))
+    for start in range(0, X.shape[0], rows):
+        block = X[start : start + rows]
         if sparse.issparse(block):
             total += np.asarray(block.multiply(block).sum(axis=0)).ravel()
             sums += np.asarray(block.sum(axis=0, dtype=np.float64)).ravel()

@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from sklearn_adamlr import AdamLogisticRegression, available_solvers, get_solver
+from sklearn_adamlr._advice import column_moments
 from sklearn_adamlr._auto import SMALL_ROWS, choose_solver, scale_spread, uncentred
 from sklearn_adamlr._loss import logistic_objective
 from sklearn_adamlr._precondition import diagonal
@@ -196,6 +197,14 @@ def test_constant_columns_of_scaled_data_are_not_raw_features():
     assert scale_spread(Z, False) > 20
     assert scale_spread(Z + [0.0, 0.0, 40.047, 0.0], True) > 30
     assert uncentred(Z) < 1.1  # its spread is exactly 0, not rounding
+    # the moments in blocks of fewer rows on wide data (2**22 entries each)
+    wide = rng.normal(size=(300, 20_000)) + 3.0
+    wide[:, 5] = 0.25
+    rms, mean, std = column_moments(wide)
+    np.testing.assert_allclose(std, wide.std(axis=0), rtol=1e-10, atol=0)
+    np.testing.assert_allclose(mean, wide.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(rms, np.sqrt((wide**2).mean(axis=0)), rtol=1e-12)
+    assert std[5] == 0.0
     assert choose_solver(0.0, False, Z, n_outputs=1) == "lbfgs"
     # digits, standardized on all rows, then split: a fold without a rare
     # pixel's non-zero rows has that column constant (folds 1 and 2 here;
