@@ -326,13 +326,21 @@ def newton_decrease(problem, params, grad, start=None):
     return max(-0.5 * float(np.vdot(s, direction)), 0.0), direction
 
 
+def solves_directly(n_outputs, n_params):
+    """Whether :func:`newton_decrease` solves with a Cholesky factor, not CG.
+
+    Two classes and at most ``DIRECT_MAX`` rows of parameters.
+    """
+    return n_outputs == 1 and n_params <= DIRECT_MAX
+
+
 def _direct_step(curvature, s):
     """``-H^-1 s`` from the Hessian as a matrix, where that is the quicker way.
 
     Two classes and at most ``DIRECT_MAX`` parameters; None otherwise (or
     for a Hessian that is not positive definite), for :func:`cg_step`.
     """
-    if curvature.n_outputs != 1 or curvature.n_params > DIRECT_MAX:
+    if not solves_directly(curvature.n_outputs, curvature.n_params):
         return None
     try:
         factor = linalg.cho_factor(curvature.matrix(), check_finite=False)

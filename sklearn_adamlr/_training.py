@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._certify import Certificate, FlatNewtonStep, SecantStep, StallResponse
+from ._certify import Certificate, NewtonStep, SecantStep, StallResponse
 from ._engines import make_engine
 from ._kernels import pays
 from ._monitors import EpochReport, Monitor
@@ -426,7 +426,7 @@ def monitors_for(
         if automatic and loop.solver.secant_step and not loop.per_sample:
             monitors.append(SecantStep(certificate))
         if loop.solver.takes_direction:
-            monitors.append(FlatNewtonStep(certificate))
+            monitors.append(NewtonStep(certificate))
     if verbose:
         monitors.append(VerboseLog())
     return monitors

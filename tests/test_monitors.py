@@ -18,8 +18,9 @@ from sklearn.datasets import load_breast_cancer
 from sklearn_adamlr import RisingLossWarning, get_solver
 from sklearn_adamlr._certify import (
     MIN_RATE_SCALE,
+    NEAR,
     Certificate,
-    FlatNewtonStep,
+    NewtonStep,
     SecantStep,
     StallResponse,
 )
@@ -697,7 +698,7 @@ def test_a_flat_objective_hands_the_solver_a_line_searched_newton_step():
     while _objective(start + step * direction, alpha) > value + 1e-4 * step * slope:
         step *= 0.5
     assert step < 1.0
-    answer = FlatNewtonStep(cert).after_epoch(loop, _report())
+    answer = NewtonStep(cert).after_epoch(loop, _report())
     assert isinstance(answer, TakeDirection)
     np.testing.assert_allclose(answer.direction, step * direction, rtol=1e-12)
     assert answer.note == (
@@ -717,18 +718,20 @@ def test_the_flat_newton_step_is_not_taken_where_it_does_not_apply():
     alpha = 1e-3
     direction = -_flat_start(alpha, None)[2]
     loop, cert, _ = _flat_start(alpha, direction)
-    monitor = FlatNewtonStep(cert)
+    monitor = NewtonStep(cert)
     assert isinstance(monitor.after_epoch(loop, _report()), TakeDirection)
     # the estimate was taken at another point (the update shortened its step)
+    start = loop.params.copy()
     loop.params[0] += 1.0
     assert monitor.after_epoch(loop, _report()) is None
-    loop.params[0] -= 1.0
+    loop.params[...] = start
     # a direction that does not descend
     loop.engine._last_estimate = (loop.params.copy(), -direction)
     assert monitor.after_epoch(loop, _report()) is None
     loop.engine._last_estimate = (loop.params.copy(), direction)
-    # no estimate this epoch, or a certified point
+    # no estimate this epoch, and the certificate beyond NEAR times tol
     cert.gap = None
+    cert.last = 1.01 * NEAR * cert.tol
     assert monitor.after_epoch(loop, _report()) is None
     cert.gap, cert.certified = 1.0, True
     assert monitor.after_epoch(loop, _report()) is None
@@ -742,3 +745,24 @@ def test_the_flat_newton_step_is_not_taken_where_it_does_not_apply():
     refused.apply(loop)
     assert refused.note == ""
     np.testing.assert_array_equal(loop.state.trial, trial)
+
+
+def test_near_the_optimum_the_newton_step_is_asked_for_where_it_is_a_direct_solve():
+    alpha = 1e-3
+    direction = -_flat_start(alpha, None)[2]
+    loop, cert, _ = _flat_start(alpha, direction)
+    asked = []
+    loop.engine.gap_estimate = lambda point, g: asked.append(point.copy()) or 1.0
+    monitor = NewtonStep(cert)
+    # the gradient within NEAR times tol, no estimate of the certificate's
+    cert.gap, cert.last = None, 0.99 * NEAR * cert.tol
+    assert isinstance(monitor.after_epoch(loop, _report()), TakeDirection)
+    assert len(asked) == 1
+    np.testing.assert_array_equal(asked[0], loop.params)
+    # three classes: the estimate is solved by CG, too dear to ask for
+    params = np.zeros((D + 1, 3))
+    loop.params = params
+    cert.point = params.copy()
+    loop.engine._last_estimate = (params.copy(), np.ones_like(params))
+    assert monitor.after_epoch(loop, _report()) is None
+    assert len(asked) == 1
