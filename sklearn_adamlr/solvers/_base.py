@@ -139,9 +139,10 @@ class Solver:
     takes_direction : bool
         In a ``fit`` with ``tol``, where the certificate finds the gradient
         within ``tol`` but the objective flat (its gap estimate too large),
-        the training loop hands the solver that estimate's Newton step
-        through :meth:`take_direction`, as its next direction. False by
-        default; True for ``lbfgs``.
+        or near the optimum where the estimate is a Cholesky solve, the
+        training loop hands the solver that estimate's Newton step through
+        :meth:`take_direction`, as its next direction (see
+        ``_certify.NewtonStep``). False by default; True for ``lbfgs``.
     run_rows : int
         For a solver with ``Capabilities.data_epoch``: under ``shuffle=True``
         or ``'blocks'``, on at least ``_plan.RUNS_MIN * run_rows``

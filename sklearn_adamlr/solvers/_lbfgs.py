@@ -111,6 +111,12 @@ class LBFGS(Solver):
     (standardized, C in {0.01, 1, 100}), where FISTA (``gd``) took 21 to
     144, and in 14 on 400,000 x 100 standardized data (FISTA: 35).
 
+    In a certified ``fit`` it also takes the certificate's Newton steps
+    (``takes_direction``, see ``_certify.NewtonStep``): where the objective
+    is flat (standardized digits at C=100: 45 epochs instead of 138), and
+    near the optimum where that step is a Cholesky solve (two classes, at
+    most 48 parameters: breast_cancer in 10 epochs instead of 24).
+
     The L1 part of an elastic-net penalty is not smooth, and quasi-Newton
     directions do not apply to it: with ``l1_ratio > 0`` the solver takes
     the FISTA steps of :class:`GradientDescent` instead, exact zeros
