@@ -23,34 +23,29 @@ def column_moments(X):
     """
     if hasattr(X, "column_scales"):  # data on a cluster (_dask)
         return X.column_scales(), None, None
-    total = np.zeros(X.shape[1])
-    sums = np.zeros(X.shape[1])
     dense = not sparse.issparse(X) and X.shape[0] > 0
-    # sums of the (squared) differences from the first row
+    # sums of the (squared) differences from the first row (from 0 on CSR)
     shift = np.asarray(X[0], dtype=np.float64) if dense else 0.0
-    moved = np.zeros(X.shape[1])
-    moved_squares = np.zeros(X.shape[1])
+    sums = np.zeros(X.shape[1])
+    squares = np.zeros(X.shape[1])
     # blocks of at most 4,096 rows and 2**22 entries: the differences are a
     # float64 copy of a block (32 MB at most, on any width)
     rows = max(1, min(4096, 2**22 // max(X.shape[1], 1)))
     for start in range(0, X.shape[0], rows):
         block = X[start : start + rows]
         if sparse.issparse(block):
-            total += np.asarray(block.multiply(block).sum(axis=0)).ravel()
+            squares += np.asarray(block.multiply(block).sum(axis=0)).ravel()
             sums += np.asarray(block.sum(axis=0, dtype=np.float64)).ravel()
         else:
-            total += np.einsum("ij,ij->j", block, block, dtype=np.float64)
-            sums += block.sum(axis=0, dtype=np.float64)
             diff = block - shift
-            moved += diff.sum(axis=0)
-            moved_squares += np.einsum("ij,ij->j", diff, diff)
+            squares += np.einsum("ij,ij->j", diff, diff)
+            sums += diff.sum(axis=0)
     n = max(X.shape[0], 1)
-    rms, mean = np.sqrt(total / n), sums / n
-    if dense:
-        variance = moved_squares / n - (moved / n) ** 2
-    else:
-        variance = total / n - mean**2
-    return rms, mean, np.sqrt(np.maximum(variance, 0.0))
+    moved = sums / n
+    mean = shift + moved
+    variance = np.maximum(squares / n - moved**2, 0.0)
+    rms = np.sqrt(variance + mean**2) if dense else np.sqrt(squares / n)
+    return rms, mean, np.sqrt(variance)
 
 
 def sampled_moments(X, rows):

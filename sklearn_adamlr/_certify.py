@@ -11,7 +11,7 @@ flat.
 
 import numpy as np
 
-from ._hessian import backtrack, solves_directly
+from ._hessian import line_search, solves_directly
 from ._loss import raw_prediction
 from ._monitors import (
     GrowBatch,
@@ -409,20 +409,14 @@ class NewtonStep(Monitor):
         step = loop.engine.newton_step(params)
         if step is None:
             return None
-        step = step.astype(params.dtype)
-        decrease = float(np.vdot(cert.gradient, step))
-        if not decrease < 0.0:
-            return None
-        d = problem.n_features
-        raw = raw_prediction(problem.X, params, d)
-        moved = raw_prediction(problem.X, step, d)
-        _, alpha, _ = backtrack(
-            problem, raw, moved, params, step, cert.last_objective, decrease
+        raw = raw_prediction(problem.X, params, problem.n_features)
+        _, alpha, _ = line_search(
+            problem, params, raw, cert.gradient, step, cert.last_objective
         )
         if alpha == 0.0:
             return None
         cert.estimate_next()
         return TakeDirection(
-            alpha * step,
+            alpha * step.astype(params.dtype),
             f"The next step is {alpha:g} times the gap estimate's Newton step.",
         )

@@ -388,17 +388,28 @@ class _Restricted:
         return np.where(self.active, self.curvature.diagonal(), 1.0)
 
 
-def backtrack(problem, raw, moved, params, step, value, decrease, alpha=1.0):
+def line_search(problem, params, raw, grad, step, value, alpha=1.0):
     """``(loss sum, alpha, halvings)`` of a backtracking line search (alpha 0: none).
 
     The first ``alpha`` of ``alpha, alpha / 2, ...`` (40 halvings at most)
     at which ``params + alpha * step`` lowers the scaled objective ``value``
     by at least ``1e-4 * alpha * |decrease|`` (Armijo), ``decrease`` being
-    the model's predicted change (negative). ``raw`` and ``moved`` are the
-    raw predictions of ``params`` and of ``step`` (``X step``, its intercept
-    included): a trial costs the loss on them, no pass over ``X``.
+    the model's predicted change: the slope ``grad^T step`` (``grad`` the
+    smooth part's gradient at ``params``), plus the L1 part's change. None
+    is taken along a direction that does not descend. ``raw`` are the raw
+    predictions of ``params``; one pass over ``X`` gives those of ``step``,
+    after which a trial costs the loss on them, no pass.
     """
     d, W, penalty = problem.n_features, problem.weight_sum, problem.penalty
+    step = step.astype(params.dtype)
+    decrease = float(np.vdot(grad.astype(np.float64), step))
+    if penalty.has_prox:
+        decrease += penalty.l1 * float(
+            np.abs(params[:d] + step[:d]).sum() - np.abs(params[:d]).sum()
+        )
+    if not decrease < 0.0:
+        return 0.0, 0.0, 0
+    moved = raw_prediction(problem.X, step, d)
     # Rounding in the objective's sum: near the optimum a full step's
     # decrease is below it, and is taken when the objective does not
     # rise beyond it.

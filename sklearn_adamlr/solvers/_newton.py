@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from .._hessian import Curvature, backtrack, cg_step
+from .._hessian import Curvature, cg_step, line_search
 from .._loss import gradient_from_raw, raw_prediction
 from ._base import Capabilities, Solver, register_solver
 
@@ -281,19 +281,7 @@ class NewtonEpoch:
 
     def _line_search(self, params, raw, grad, step, value, alpha):
         """``(loss sum, alpha, halvings)`` of the accepted step (alpha 0: none)."""
-        p = self.problem
-        d, penalty = p.n_features, p.penalty
-        step = step.astype(params.dtype)
-        moved = raw_prediction(p.X, step, d)
-        # the decrease the model predicts: the slope, plus the L1 part's change
-        decrease = float(np.vdot(grad.astype(np.float64), step))
-        if penalty.has_prox:
-            decrease += penalty.l1 * float(
-                np.abs(params[:d] + step[:d]).sum() - np.abs(params[:d]).sum()
-            )
-        if not decrease < 0.0:
-            return 0.0, 0.0, 0
-        return backtrack(p, raw, moved, params, step, value, decrease, alpha)
+        return line_search(self.problem, params, raw, grad, step, value, alpha)
 
 
 def matrix_step(curvature, grad, free_rows):
