@@ -20,9 +20,9 @@ float64). Everything is accumulated in float64.
 
 import numpy as np
 from scipy import linalg, sparse
-from scipy.special import expit, softmax
+from scipy.special import expit
 
-from ._loss import raw_prediction
+from ._loss import column_sums, raw_prediction, softmax_rows
 
 # Rows per block: a block of 4,096 rows of 100 float64 features is 3 MB.
 _BLOCK = 4096
@@ -110,8 +110,7 @@ class Curvature:
             # S itself: one weight per sample
             self.weight = scale * p * (1.0 - p)
         else:
-            with np.errstate(under="ignore"):
-                self.proba = softmax(raw, axis=1)
+            self.proba = softmax_rows(raw)
             self.scale = scale
             # p_i * sw_i / sum(sw), for the products (see _coupled)
             self._scaled_proba = self.proba * scale[:, None]
@@ -163,7 +162,7 @@ class Curvature:
             squares = B.multiply(B) if sparse.issparse(B) else B * B
             out[:d] += squares.T @ s
             if self.fit_intercept:
-                out[d] += s.sum(axis=0)
+                out[d] += column_sums(s)
         out[:d] += self.l2
         return out
 

@@ -160,16 +160,19 @@ class MultinomialLogLoss:
         loss : float
             ``sum(sample_weight * loss)`` in float64.
         """
-        rows = np.arange(raw.shape[0])
-        row_max = raw.max(axis=1, keepdims=True)
-        np.subtract(raw, row_max, out=grad_out)
+        row_max = row_maxima(raw)
+        np.subtract(raw, row_max[:, None], out=grad_out)
         with np.errstate(under="ignore"):
             np.exp(grad_out, out=grad_out)
-        total = grad_out.sum(axis=1, keepdims=True)
-        grad_out /= total
+        total = row_sums(grad_out)
+        grad_out /= total[:, None]
         # logsumexp(z) - z[k] = log(sum exp(z - max)) - (z[k] - max)
-        pointwise = np.log(total[:, 0]) - (raw[rows, target] - row_max[:, 0])
-        grad_out[rows, target] -= 1
+        own = _own_class(raw, target)
+        pointwise = np.log(total) - (raw.reshape(-1).take(own) - row_max)
+        if grad_out.flags.c_contiguous:
+            grad_out.reshape(-1)[own] -= 1
+        else:
+            grad_out[np.arange(len(target)), target] -= 1
         if sample_weight is not None:
             grad_out *= sample_weight[:, None]
             return float(
@@ -180,17 +183,64 @@ class MultinomialLogLoss:
     @staticmethod
     def predict_proba(raw):
         """Class probabilities from raw predictions (a stable softmax)."""
-        with np.errstate(under="ignore"):
-            p = np.exp(raw - raw.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        return p
+        return softmax_rows(raw)
 
     @staticmethod
     def predict_log_proba(raw):
         """Log of the class probabilities by log-sum-exp."""
-        shifted = raw - raw.max(axis=1, keepdims=True)
+        shifted = raw - row_maxima(raw)[:, None]
         with np.errstate(under="ignore"):
-            return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            return shifted - np.log(row_sums(np.exp(shifted)))[:, None]
+
+
+# Up to this many classes, a row's maximum is taken column by column: numpy's
+# reduction along a short last axis pays a call per row. Measured (one
+# thread, 20,000 rows): 3 classes 25 us against 545, 10 137 against 579, 30
+# 418 against 956; 100 2,003 against 1,292.
+_COLUMNWISE_MAX = 32
+
+
+def row_maxima(raw):
+    """Each row's maximum, shape ``(n_samples,)``."""
+    k = raw.shape[1]
+    if k > _COLUMNWISE_MAX:
+        return raw.max(axis=1)
+    out = raw[:, 0].copy()
+    for j in range(1, k):
+        np.maximum(out, raw[:, j], out=out)
+    return out
+
+
+def row_sums(A):
+    """Each row's sum, shape ``(n_samples,)``: a product with ones.
+
+    numpy's ``sum(axis=1)`` pays a call per row of a few columns: on 20,000
+    x 3, 214 us against 11 (one thread); on 1,437 x 10, 20 against 3.
+    """
+    return A @ np.ones(A.shape[1], dtype=A.dtype)
+
+
+def column_sums(A):
+    """Each column's sum, shape ``(n_columns,)``: a product with ones.
+
+    numpy's ``sum(axis=0)`` over a few columns: on 20,000 x 3, 205 us against
+    8 (one thread); on 1,437 x 10, 19 against 3. (Neither is a pairwise sum
+    down the rows: numpy adds the rows in turn.)
+    """
+    return np.ones(A.shape[0], dtype=A.dtype) @ A
+
+
+def softmax_rows(raw):
+    """The softmax of each row, stable (the row's maximum subtracted first)."""
+    with np.errstate(under="ignore"):
+        p = np.exp(raw - row_maxima(raw)[:, None])
+    p /= row_sums(p)[:, None]
+    return p
+
+
+def _own_class(raw, target):
+    """The flat indices of each row's own class in ``raw``."""
+    return np.arange(0, raw.size, raw.shape[1]) + target
 
 
 def loss_for(n_classes):
@@ -247,7 +297,12 @@ def gradient_from_raw(X, grad_raw, n_features, scale, out):
     else:
         np.dot(X.T, grad_raw, out=out[:n_features])
     if out.shape[0] > n_features:
-        grad_raw.sum(axis=0, out=out[n_features])
+        if grad_raw.shape[1] == 1:
+            # one column: numpy's pairwise sum, which a float32 sum of many
+            # rows needs (a product with ones adds them in float32 lanes)
+            grad_raw.sum(axis=0, out=out[n_features])
+        else:
+            out[n_features] = column_sums(grad_raw)
     out *= scale
     return out
 

@@ -16,6 +16,7 @@ from sklearn_adamlr._loss import (
     loss_for,
     objective,
     raw_prediction,
+    row_maxima,
 )
 from sklearn_adamlr._penalties import ElasticNet
 
@@ -369,3 +370,55 @@ def test_the_softmax_loss_sum_is_accumulated_in_float64():
     value = loss_for(3).loss_gradient(raw, target, None, grad)
     pointwise = np.float64(np.float32(np.log(3.0)))
     np.testing.assert_allclose(value, 1_000_000 * pointwise, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n_classes", [3, 40])
+@pytest.mark.parametrize("contiguous", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_softmax_loss_and_gradient_row_by_row(n_classes, contiguous, dtype):
+    # The loss takes rows' maxima column by column up to 32 classes, sums by
+    # products with ones, and its own class by flat indices (numpy's
+    # reductions along a short last axis cost a call per row); here each row
+    # is checked with math's own sums, and a grad_out that is a strided view
+    # takes the general indexing.
+    import math
+
+    rng = np.random.RandomState(4)
+    n = 30
+    raw = (rng.normal(size=(n, n_classes)) * 30).astype(dtype)
+    target = rng.randint(n_classes, size=n)
+    sw = rng.uniform(0.1, 3.0, size=n).astype(dtype)
+    buffer = np.zeros((n, 2 * n_classes), dtype=dtype)
+    grad = buffer[:, ::2] if not contiguous else buffer[:, :n_classes].copy()
+    assert grad.flags.c_contiguous == contiguous
+    value = MultinomialLogLoss.loss_gradient(raw, target, sw, grad)
+    expected_value = 0.0
+    for i in range(n):
+        z = [float(v) for v in raw[i]]
+        top = max(z)
+        total = math.fsum(math.exp(v - top) for v in z)
+        expected_value += float(sw[i]) * (top + math.log(total) - z[target[i]])
+        for j in range(n_classes):
+            p = math.exp(z[j] - top) / total
+            expected = float(sw[i]) * (p - (j == target[i]))
+            # float32: its own rounding of z, p and the weight
+            tolerance = 1e-12 if dtype == np.float64 else 2e-6
+            assert grad[i, j] == pytest.approx(expected, abs=tolerance)
+    rel = 1e-12 if dtype == np.float64 else 1e-6
+    assert value == pytest.approx(expected_value, rel=rel)
+    proba = MultinomialLogLoss.predict_proba(raw)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=rel)
+    # the shift is the row's own maximum, not only some number (any shift
+    # gives the same loss where nothing overflows)
+    np.testing.assert_array_equal(row_maxima(raw), [max(row) for row in raw])
+
+
+def test_the_intercepts_gradient_sums_each_class_over_the_rows():
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(50, 4))
+    grad_raw = rng.normal(size=(50, 3))
+    out = np.empty((5, 3))
+    gradient_from_raw(X, grad_raw, 4, 0.5, out)
+    for j in range(3):
+        assert out[4, j] == pytest.approx(0.5 * sum(grad_raw[:, j]), rel=1e-13)
+        assert out[:4, j] == pytest.approx(0.5 * X.T @ grad_raw[:, j], rel=1e-13)
