@@ -372,19 +372,18 @@ def test_the_softmax_loss_sum_is_accumulated_in_float64():
     np.testing.assert_allclose(value, 1_000_000 * pointwise, rtol=1e-9)
 
 
-@pytest.mark.parametrize("n_classes", [3, 40])
+@pytest.mark.parametrize("n, n_classes", [(60, 3), (30, 3), (60, 40)])
 @pytest.mark.parametrize("contiguous", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_the_softmax_loss_and_gradient_row_by_row(n_classes, contiguous, dtype):
-    # The loss takes rows' maxima column by column up to 32 classes, sums by
-    # products with ones, and its own class by flat indices (numpy's
-    # reductions along a short last axis cost a call per row); here each row
-    # is checked with math's own sums, and a grad_out that is a strided view
-    # takes the general indexing.
+def test_the_softmax_loss_and_gradient_row_by_row(n, n_classes, contiguous, dtype):
+    # The loss takes rows' maxima column by column (up to 32 classes, 16 rows
+    # a class or more), sums by products with ones, and its own class by
+    # flat indices (numpy's reductions along a short last axis cost a call
+    # per row); here each row is checked with math's own sums, and a
+    # grad_out that is a strided view takes the general indexing.
     import math
 
     rng = np.random.RandomState(4)
-    n = 30
     raw = (rng.normal(size=(n, n_classes)) * 30).astype(dtype)
     target = rng.randint(n_classes, size=n)
     sw = rng.uniform(0.1, 3.0, size=n).astype(dtype)
