@@ -80,9 +80,10 @@ def _loss_gradient_block(X, target, weights, params, loss, n_features):
     from . import _kernels
 
     grad = np.empty(params.shape, dtype=params.dtype)
-    if _kernels.supports(X, params):
+    if _kernels.supports(X, params) and not _kernels.pays.blas_pays(X, params.shape[1]):
         # The in-memory fit's full pass: on 125,000 x 50 float64 blocks, 35 ms
-        # a block with numpy, 6 ms compiled.
+        # a block with numpy, 6 ms compiled (two classes; with three or more,
+        # numpy's matrix products, see pays.blas_pays).
         kernel = _kernels.Kernel(X, target, weights, params.shape[1])
         value, _ = kernel(0, X.shape[0], None, params, 1.0, 0.0, grad)
         compiled = 1

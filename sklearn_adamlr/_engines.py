@@ -213,7 +213,7 @@ class Engine:
         """
         p = self.problem
         d = p.n_features
-        if _kernels.supports(p.X, params):
+        if _kernels.supports(p.X, params) and not _blas_pays_full(p, params):
             if self._full_kernel is None:
                 self._full_kernel = _kernels.Kernel(
                     p.X, p.target, p.sample_weight, params.shape[1]
@@ -472,23 +472,14 @@ class DataEpochEngine(Engine):
         return loss_sum, self._penalty_after(params)
 
 
-def _blas_pays(problem, solver, params):
-    """Whether numpy's matrix products beat the compiled full-batch epoch.
+def _blas_pays_full(problem, params):
+    """Whether a pass over all the rows runs on numpy (see ``pays.blas_pays``)."""
+    return _kernels.pays.blas_pays(problem.X, params.shape[1])
 
-    For three or more classes on dense data with many features and few
-    rows. Measured, gd epochs, one thread (compiled / numpy): digits (1,797
-    x 64, 10 classes) 0.69 / 0.38 ms, 20,000 x 20 with 3 classes 2.3 / 1.8
-    ms, 100,000 x 100 with 3 classes 25 / 25 ms and with 10 classes 28 / 31
-    ms; iris and wine (4 and 13 features) 0.06 / 0.08 ms; two classes, the
-    kernel everywhere (100,000 x 100: 4.6 / 10.0 ms).
-    """
-    return (
-        solver.full_batch
-        and params.shape[1] >= 3
-        and not sparse.issparse(problem.X)
-        and problem.n_features >= 16
-        and problem.n_samples <= 50_000
-    )
+
+def _blas_pays(problem, solver, params):
+    """Whether a full-batch solver's epochs run on numpy (see ``pays.blas_pays``)."""
+    return solver.full_batch and _blas_pays_full(problem, params)
 
 
 def make_engine(problem, solver, params, batch_size, shuffle):

@@ -153,6 +153,20 @@ def test_the_saving_estimate():
     assert pays.saving(_problem(400_000, 100), _solver(True), 400_000, False) == (
         pytest.approx(100 * 400_000 * 0.04e-6)
     )
+    # three classes: numpy's products run the full passes (pays.blas_pays),
+    # but the smallest and CSR's
+    for n_outputs, expected in ((3, 0.0), (1, 100 * 400_000 * 0.04e-6)):
+        saved = pays.saving(_problem(400_000, 100), _solver(True), 400_000, False,
+                            n_outputs)  # fmt: skip
+        assert saved == pytest.approx(expected)
+    for problem in (_problem(100, 40), _problem(400_000, 100, True)):
+        assert pays.saving(problem, _solver(True), 1, False, 3) == pytest.approx(
+            100 * problem.n_samples * 0.04e-6
+        )
+    # minibatches gather their rows: the kernel, whatever the classes
+    assert pays.saving(_problem(2000, 10), _solver(False), 200, False, 3) == (
+        pytest.approx(100 * 10 * 20e-6)
+    )
 
 
 @pytest.mark.parametrize(
