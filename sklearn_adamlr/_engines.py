@@ -478,8 +478,8 @@ def _blas_pays_full(problem, params):
 
 
 def _blas_pays(problem, solver, params):
-    """Whether a full-batch solver's epochs run on numpy (see ``pays.blas_pays``)."""
-    return solver.full_batch and _blas_pays_full(problem, params)
+    """Whether a solver's epochs run on numpy (see ``pays.blas_pays``)."""
+    return _kernels.pays.blas_pays(problem.X, params.shape[1], solver.full_batch)
 
 
 def make_engine(problem, solver, params, batch_size, shuffle):

@@ -163,9 +163,14 @@ def test_the_saving_estimate():
         assert pays.saving(problem, _solver(True), 1, False, 3) == pytest.approx(
             100 * problem.n_samples * 0.04e-6
         )
-    # minibatches gather their rows: the kernel, whatever the classes
+    # minibatches of three classes: the kernel under 32 features, numpy's
+    # products from there; saga's own epochs keep the kernel
     assert pays.saving(_problem(2000, 10), _solver(False), 200, False, 3) == (
         pytest.approx(100 * 10 * 20e-6)
+    )
+    assert pays.saving(_problem(2000, 40), _solver(False), 200, False, 3) == 0.0
+    assert pays.saving(_problem(2000, 40), _solver(False), 200, True, 3) == (
+        pytest.approx(100 * 2000 * 20e-6)
     )
 
 

@@ -131,6 +131,25 @@ def test_a_full_pass_over_three_classes_takes_numpys_products(
     np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=1e-14)
 
 
+@needs_numba
+@pytest.mark.parametrize(
+    "d, n_classes, fmt, numpy_batches",
+    [
+        # from BLAS_MIN_FEATURES (32) features, three classes or more
+        (40, 3, "dense", True),
+        (20, 3, "dense", False),
+        (40, 2, "dense", False),
+        (40, 3, "csr", False),
+    ],
+)
+def test_minibatches_of_three_classes_take_numpys_products_from_32_features(
+    d, n_classes, fmt, numpy_batches
+):
+    problem, params = _classes_problem(200, d, n_classes, fmt)
+    engine = _engines.make_engine(problem, get_solver("adam"), params, 8, True)
+    assert (type(engine) is _engines.NumpyEngine) is numpy_batches
+
+
 def test_float64_params_on_float32_data_take_the_reference():
     problem = _problem(_data("dense").astype(np.float32))
     engine = _engines.make_engine(

@@ -65,31 +65,38 @@ SAVING_PER_UPDATE = {False: 20e-6, True: 40e-6}
 SAVING_PER_ROW = 0.04e-6
 
 # Rows times features from which numpy's matrix products beat the compiled
-# kernel on a pass over all the rows of three or more classes (blas_pays).
+# kernel on a pass over all the rows of three or more classes, and features
+# from which they beat it on minibatches (blas_pays).
 BLAS_MIN_SIZE = 4096
+BLAS_MIN_FEATURES = 32
 
 _local = threading.local()
 _compiled_kinds = set()
 
 
-def blas_pays(X, n_outputs):
-    """Whether numpy's matrix products beat the compiled kernel on a full pass.
+def blas_pays(X, n_outputs, full_batch=True):
+    """Whether numpy's matrix products beat the compiled kernel.
 
-    For three or more classes on dense data, but the smallest: numpy
-    multiplies ``X`` by all the classes' coefficients at once, where the
-    kernel loops over the classes row by row. Measured, default ``lbfgs``
-    fits, compiled / numpy (one BLAS thread; the kernel splits a large pass
-    over two threads): iris (150 x 4) 1.0 / 1.2 ms, 500 x 10 1.9 / 1.8,
-    1,000 x 10 3.1 / 2.7, digits (1,797 x 64, 10 classes) 19 / 9.2, 20,000
-    x 20 52 / 21, 100,000 x 100 520 / 437 (on all threads 566 / 275),
-    400,000 x 100 with 5 classes 2,147 / 1,958 (2,150 / 1,271). Two
-    classes: the kernel everywhere (100,000 x 100: 4.6 / 10.0 ms an epoch).
+    For three or more classes on dense data: numpy multiplies ``X`` by all
+    the classes' coefficients at once, where the kernel loops over the
+    classes row by row. A full pass (``full_batch``), but the smallest:
+    measured, default ``lbfgs`` fits, compiled / numpy (one BLAS thread;
+    the kernel splits a large pass over two threads): iris (150 x 4) 1.0 /
+    1.2 ms, 500 x 10 1.9 / 1.8, 1,000 x 10 3.1 / 2.7, digits (1,797 x 64,
+    10 classes) 19 / 9.2, 20,000 x 20 52 / 21, 100,000 x 100 520 / 437 (on
+    all threads 566 / 275), 400,000 x 100 with 5 classes 2,147 / 1,958
+    (2,150 / 1,271). Minibatches (gathered by numpy before its products),
+    from ``BLAS_MIN_FEATURES`` features: ``adam`` epochs on 50,000 rows, one
+    thread, 10 features and 3 classes 5.1 / 8.4 ms, 20 and 10 9.2 / 10.8,
+    30 and 4 9.5 / 9.4, 40 and 3 12.3 / 10.9, 40 and 5 12.2 / 11.2, 100 and
+    3 25.3 / 16.8; digits 1.13 / 0.94. Two classes: the kernel everywhere
+    (100,000 x 100: 4.6 / 10.0 ms a full pass, adam 8.3 / 21.4 ms an epoch).
     """
-    return (
-        n_outputs >= 3
-        and not sparse.issparse(X)
-        and X.shape[0] * X.shape[1] >= BLAS_MIN_SIZE
-    )
+    if n_outputs < 3 or sparse.issparse(X):
+        return False
+    if full_batch:
+        return X.shape[0] * X.shape[1] >= BLAS_MIN_SIZE
+    return X.shape[1] >= BLAS_MIN_FEATURES
 
 
 def policy():
@@ -140,12 +147,12 @@ def saving(problem, solver, batch_size, per_sample, n_outputs=1):
     """Seconds the compiled path saves over ``EPOCHS`` epochs (an estimate).
 
     ``per_sample``: the solver steps once a row whatever the batch (saga).
-    Nothing for full passes that numpy's products run (:func:`blas_pays`).
+    Nothing for the passes that numpy's products run (:func:`blas_pays`).
     """
     n = problem.n_samples
+    if not per_sample and blas_pays(problem.X, n_outputs, solver.full_batch):
+        return 0.0
     if solver.full_batch:
-        if blas_pays(problem.X, n_outputs):
-            return 0.0
         per_epoch = n * SAVING_PER_ROW
     else:
         updates = n if per_sample else -(-n // max(1, batch_size))
