@@ -19,7 +19,7 @@ from sklearn_adamlr import (
     get_solver,
 )
 from sklearn_adamlr._kernels import _numba
-from sklearn_adamlr._loss import loss_for
+from sklearn_adamlr._loss import loss_for, objective
 from sklearn_adamlr._penalties import ElasticNet
 from sklearn_adamlr._problem import Problem
 
@@ -98,56 +98,42 @@ def _classes_problem(n, d, n_classes, fmt="dense"):
 
 @needs_numba
 @pytest.mark.parametrize(
-    "n, n_classes, fmt, numpy_pass",
+    "n, d, n_classes, fmt, numpy_pass, numpy_batches",
     [
-        # 1,000 x 10 = 10,000 values >= BLAS_MIN_SIZE: numpy's products
-        (1000, 3, "dense", True),
+        # 1,000 x 10 = 10,000 values >= BLAS_MIN_SIZE: numpy's products for
+        # a full pass; minibatches of 10 features (under BLAS_MIN_FEATURES,
+        # 32) keep the kernel, of 40 take numpy's products
+        (1000, 10, 3, "dense", True, False),
+        (1000, 40, 3, "dense", True, True),
         # the smallest: the kernel (iris, 150 x 4: 1.0 ms against 1.2)
-        (40, 3, "dense", False),
+        (40, 10, 3, "dense", False, False),
         # two classes, or CSR: the kernel
-        (1000, 2, "dense", False),
-        (1000, 3, "csr", False),
+        (1000, 40, 2, "dense", False, False),
+        (1000, 40, 3, "csr", False, False),
     ],
 )
-def test_a_full_pass_over_three_classes_takes_numpys_products(
-    n, n_classes, fmt, numpy_pass
+def test_three_classes_take_numpys_products_where_they_pay(
+    n, d, n_classes, fmt, numpy_pass, numpy_batches
 ):
-    problem, params = _classes_problem(n, 10, n_classes, fmt)
+    problem, params = _classes_problem(n, d, n_classes, fmt)
     lbfgs = _engines.make_engine(problem, get_solver("lbfgs"), params, n, True)
     expected = _engines.NumpyEngine if numpy_pass else _engines.KernelEngine
     assert type(lbfgs) is expected
-    # a minibatch solver's certificate measures all the rows by the same rule
     adam = _engines.make_engine(problem, get_solver("adam"), params, 8, True)
-    assert type(adam) is not _engines.NumpyEngine
+    assert (type(adam) is _engines.NumpyEngine) is numpy_batches
+    # a minibatch solver's certificate measures all the rows by the full
+    # pass's rule, whichever runs its minibatches
     params = np.random.RandomState(3).normal(size=params.shape) * 0.1
     grad = np.empty_like(params)
     value = adam.full_objective(params, grad)
     assert (adam._full_kernel is None) is numpy_pass
-    ref_grad = np.empty_like(params)
-    ref_value = lbfgs.full_objective(params, ref_grad)
-    # the same numbers either way (the kernel reassociates sums: measured
+    # the numpy reference's numbers (the kernel reassociates sums: measured
     # 2e-16 apart)
+    ref_value, ref_grad = objective(
+        params, problem.X, problem.target, None, problem.loss, problem.penalty
+    )
     assert value == pytest.approx(ref_value, rel=1e-13)
     np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=1e-14)
-
-
-@needs_numba
-@pytest.mark.parametrize(
-    "d, n_classes, fmt, numpy_batches",
-    [
-        # from BLAS_MIN_FEATURES (32) features, three classes or more
-        (40, 3, "dense", True),
-        (20, 3, "dense", False),
-        (40, 2, "dense", False),
-        (40, 3, "csr", False),
-    ],
-)
-def test_minibatches_of_three_classes_take_numpys_products_from_32_features(
-    d, n_classes, fmt, numpy_batches
-):
-    problem, params = _classes_problem(200, d, n_classes, fmt)
-    engine = _engines.make_engine(problem, get_solver("adam"), params, 8, True)
-    assert (type(engine) is _engines.NumpyEngine) is numpy_batches
 
 
 def test_float64_params_on_float32_data_take_the_reference():
