@@ -166,6 +166,70 @@ class Curvature:
         out[:d] += self.l2
         return out
 
+    def preconditioner(self, active=None):
+        """``apply(r)``: an approximate ``H^-1 r``, conjugate gradients' preconditioner.
+
+        The Hessian's diagonal in the coordinates where each column is
+        centred about its curvature-weighted mean, class by class (the
+        intercept ``b' = b + m^T w``): there the intercept's row of each
+        class's block is zero, so the preconditioner is ``T D^-1 T^T``, with
+        ``D`` that diagonal (``sum s x^2 - (sum s x)^2 / sum s``, plus the L2
+        part) and ``T`` the change of coordinates. A plain diagonal leaves
+        the intercept's coupling to every uncentred column to CG. Measured,
+        ``newton``'s CG steps (one thread; Hessian products, then time,
+        centred against plain): make_classification's columns scaled by a
+        lognormal of sigma 1.5 and shifted by a normal of sigma 3, 5,000 x 200 rows
+        of 5 classes at C=1, 362 against 3,640 products, 0.67 against 4.3 s;
+        20,000 x 100 of 6, 340 against 1,712 (1.4 against 5.2 s); 50,000 x
+        50 of 10, 3.2 against 15 s; raw digits 235 against 465 products (84
+        against 146 ms); standardized digits at C=1e4 1,533 against 2,390
+        (0.38 against 0.55 s); standardized 3,000 x 300, two classes, 68
+        products either way (42 against 35 ms: its one more product with
+        ``X`` per solve). ``AdamLogisticRegressionCV`` on standardized
+        digits, whose gap estimates solve with it: 0.55 -> 0.49 s. Without
+        an intercept, the diagonal.
+
+        ``active``: a boolean mask shaped like the parameters, the
+        coordinates of a restricted solve (the identity elsewhere).
+        """
+        d, k = self.d, self.n_outputs
+        squares = np.zeros((d, k))
+        firsts = np.zeros((d, k))
+        totals = np.zeros(k)
+        for rows, B in _blocks(self.X):
+            if self.n_outputs == 1:
+                s = self.weight[rows, None]
+            else:
+                P = self.proba[rows]
+                s = P * (1.0 - P) * self.scale[rows, None]
+            squared = B.multiply(B) if sparse.issparse(B) else B * B
+            squares += squared.T @ s
+            firsts += B.T @ s
+            totals += column_sums(s)
+        floor = max(float(squares.max(initial=0.0)), float(totals.max()), 1.0) * 1e-12
+        if self.fit_intercept:
+            totals = np.maximum(totals, floor)
+            means = firsts / totals
+            squares -= firsts * means
+        else:
+            means = np.zeros((d, k))
+        centred = np.maximum(squares + self.l2, floor)
+        if active is not None:
+            means = np.where(active[:d], means, 0.0)
+            centred = np.where(active[:d], centred, 1.0)
+
+        def apply(r):
+            out = np.empty_like(r)
+            out[:d] = r[:d]
+            if self.fit_intercept:
+                out[:d] -= means * r[d]
+            out[:d] /= centred
+            if self.fit_intercept:
+                out[d] = r[d] / totals - np.einsum("jc,jc->c", means, out[:d])
+            return out
+
+        return apply
+
     def matrix(self):
         """The Hessian as a ``(n_params * n_outputs)`` square matrix.
 
@@ -233,16 +297,16 @@ class Curvature:
 def cg_step(curvature, grad, max_iter=200, rtol=None, start=None):
     """``(-H^{-1} g, iterations)`` by conjugate gradients on ``H v`` products.
 
-    Preconditioned by the Hessian's diagonal (which undoes the columns'
-    scales), and stopped at a residual of ``min(0.5, sqrt(|g|_1)) |g|_1``
-    (scikit-learn's ``newton-cg`` rule: an inexact step near the start, an
-    exact one near the optimum), or of ``rtol |g|_1`` when given. ``start``:
+    Preconditioned by the Hessian's diagonal about the columns' weighted
+    means (``Curvature.preconditioner``: it undoes the columns' scales and
+    the intercept's coupling to their means), and stopped at a residual of
+    ``min(0.5, sqrt(|g|_1)) |g|_1`` (scikit-learn's ``newton-cg`` rule: an
+    inexact step near the start, an exact one near the optimum), or of
+    ``rtol |g|_1`` when given. ``start``:
     a first guess of the answer (zero by default); the stopping rule, and
     so the answer's accuracy, is the same from any start.
     """
-    diagonal = curvature.diagonal()
-    floor = max(float(diagonal.max()), 1.0) * 1e-12
-    M = np.maximum(diagonal, floor)
+    precondition = curvature.preconditioner()
     g_norm = float(np.abs(grad).sum())
     target = (min(0.5, np.sqrt(g_norm)) if rtol is None else rtol) * g_norm
     x = np.zeros_like(grad)
@@ -252,7 +316,7 @@ def cg_step(curvature, grad, max_iter=200, rtol=None, start=None):
         r = r - curvature.matvec(x)
         if float(np.abs(r).sum()) <= target:
             return x, 1
-    z = r / M
+    z = precondition(r)
     direction = z.copy()
     rz = float(np.vdot(r, z))
     it = 0
@@ -268,7 +332,7 @@ def cg_step(curvature, grad, max_iter=200, rtol=None, start=None):
         r -= a * Hp
         if float(np.abs(r).sum()) <= target:
             break
-        z = r / M
+        z = precondition(r)
         rz_new = float(np.vdot(r, z))
         direction *= rz_new / rz
         direction += z
@@ -385,6 +449,9 @@ class _Restricted:
 
     def diagonal(self):
         return np.where(self.active, self.curvature.diagonal(), 1.0)
+
+    def preconditioner(self):
+        return self.curvature.preconditioner(self.active)
 
 
 def line_search(problem, params, raw, grad, step, value, alpha=1.0):
