@@ -81,8 +81,9 @@ def build_parser():
     parser.add_argument(
         "--solver",
         default=None,
-        help="solver for --data: 'auto' (default: the estimator's choice, lbfgs "
-        f"here, gd with --l1-ratio > 0) or one of {available_solvers()}",
+        help="solver for --data: 'auto' (default: the estimator's choice, "
+        "which the output names: lbfgs, newton on raw columns or under a weak "
+        f"penalty, gd with --l1-ratio > 0) or one of {available_solvers()}",
     )
     parser.add_argument(
         "--C",
