@@ -151,46 +151,18 @@ class Curvature:
 
     def diagonal(self):
         """The Hessian's diagonal, shaped like the packed parameters."""
-        d, k = self.d, self.n_outputs
-        out = np.zeros((self.n_params, k))
-        for rows, B in _blocks(self.X):
-            if self.n_outputs == 1:
-                s = self.weight[rows, None]
-            else:
-                P = self.proba[rows]
-                s = P * (1.0 - P) * self.scale[rows, None]
-            squares = B.multiply(B) if sparse.issparse(B) else B * B
-            out[:d] += squares.T @ s
-            if self.fit_intercept:
-                out[d] += column_sums(s)
-        out[:d] += self.l2
+        d = self.d
+        squares, _, totals = self._class_moments()
+        out = np.zeros((self.n_params, self.n_outputs))
+        out[:d] = squares + self.l2
+        if self.fit_intercept:
+            out[d] = totals
         return out
 
-    def preconditioner(self, active=None):
-        """``apply(r)``: an approximate ``H^-1 r``, conjugate gradients' preconditioner.
+    def _class_moments(self):
+        """``(sum s x^2, sum s x, sum s)`` per column and class, one pass over ``X``.
 
-        The Hessian's diagonal in the coordinates where each column is
-        centred about its curvature-weighted mean, class by class (the
-        intercept ``b' = b + m^T w``): there the intercept's row of each
-        class's block is zero, so the preconditioner is ``T D^-1 T^T``, with
-        ``D`` that diagonal (``sum s x^2 - (sum s x)^2 / sum s``, plus the L2
-        part) and ``T`` the change of coordinates. A plain diagonal leaves
-        the intercept's coupling to every uncentred column to CG. Measured,
-        ``newton``'s CG steps (one thread; Hessian products, then time,
-        centred against plain): make_classification's columns scaled by a
-        lognormal of sigma 1.5 and shifted by a normal of sigma 3, 5,000 x 200 rows
-        of 5 classes at C=1, 362 against 3,640 products, 0.67 against 4.3 s;
-        20,000 x 100 of 6, 340 against 1,712 (1.4 against 5.2 s); 50,000 x
-        50 of 10, 3.2 against 15 s; raw digits 235 against 465 products (84
-        against 146 ms); standardized digits at C=1e4 1,533 against 2,390
-        (0.38 against 0.55 s); standardized 3,000 x 300, two classes, 68
-        products either way (42 against 35 ms: its one more product with
-        ``X`` per solve). ``AdamLogisticRegressionCV`` on standardized
-        digits, whose gap estimates solve with it: 0.55 -> 0.49 s. Without
-        an intercept, the diagonal.
-
-        ``active``: a boolean mask shaped like the parameters, the
-        coordinates of a restricted solve (the identity elsewhere).
+        ``s``: each sample's diagonal curvature for the class, ``c p (1 - p)``.
         """
         d, k = self.d, self.n_outputs
         squares = np.zeros((d, k))
@@ -206,6 +178,36 @@ class Curvature:
             squares += squared.T @ s
             firsts += B.T @ s
             totals += column_sums(s)
+        return squares, firsts, totals
+
+    def preconditioner(self, active=None):
+        """``apply(r)``: an approximate ``H^-1 r``, conjugate gradients' preconditioner.
+
+        The Hessian's diagonal in the coordinates where each column is
+        centred about its curvature-weighted mean, class by class (the
+        intercept ``b' = b + m^T w``): there the intercept's row of each
+        class's block is zero, so the preconditioner is ``T D^-1 T^T``, with
+        ``D`` that diagonal (``sum s x^2 - (sum s x)^2 / sum s``, plus the L2
+        part) and ``T`` the change of coordinates. A plain diagonal leaves
+        the intercept's coupling to every uncentred column to CG. Measured,
+        ``newton``'s CG steps (one thread; Hessian products, then time,
+        centred against plain): make_classification's columns scaled by a
+        lognormal of sigma 1.5 and shifted by a normal of sigma 3, 5,000 x
+        200 rows of 5 classes at C=1, 362 against 3,640 products, 0.67
+        against 4.3 s; 20,000 x 100 of 6, 340 against 1,712 (1.4 against
+        5.2 s); 50,000 x 50 of 10, 3.2 against 15 s; raw digits 235 against
+        465 products (84 against 146 ms); standardized digits at C=1e4 1,533
+        against 2,390 (0.38 against 0.55 s); standardized 3,000 x 300, two
+        classes, 68 products either way (42 against 35 ms: its one more
+        product with ``X`` per solve). ``AdamLogisticRegressionCV`` on
+        standardized digits, whose gap estimates solve with it: 0.55 ->
+        0.49 s. Without an intercept, the diagonal.
+
+        ``active``: a boolean mask shaped like the parameters, the
+        coordinates of a restricted solve (the identity elsewhere).
+        """
+        d, k = self.d, self.n_outputs
+        squares, firsts, totals = self._class_moments()
         floor = max(float(squares.max(initial=0.0)), float(totals.max()), 1.0) * 1e-12
         if self.fit_intercept:
             totals = np.maximum(totals, floor)
