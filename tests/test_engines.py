@@ -116,6 +116,8 @@ def test_three_classes_take_numpys_products_where_they_pay(
     n, d, n_classes, fmt, numpy_pass, numpy_batches
 ):
     problem, params = _classes_problem(n, d, n_classes, fmt)
+    # numpy's two n x k arrays here fit under X's size or the cap
+    assert 2 * n * params.shape[1] <= max(n * d, _kernels.pays.BLAS_MAX_BUFFERS)
     lbfgs = _engines.make_engine(problem, get_solver("lbfgs"), params, n, True)
     expected = _engines.NumpyEngine if numpy_pass else _engines.KernelEngine
     assert type(lbfgs) is expected
@@ -134,6 +136,27 @@ def test_three_classes_take_numpys_products_where_they_pay(
     )
     assert value == pytest.approx(ref_value, rel=1e-13)
     np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=1e-14)
+
+
+@needs_numba
+def test_many_classes_of_few_features_keep_the_streaming_kernel(monkeypatch):
+    # numpy's full pass keeps the raw predictions and their gradient (two
+    # n x k arrays); past X's size and BLAS_MAX_BUFFERS values the kernel,
+    # which streams, runs it (the cap lowered here to stand for 10M rows)
+    problem, params = _classes_problem(2000, 4, 5)
+    lbfgs = get_solver("lbfgs")
+    assert type(_engines.make_engine(problem, lbfgs, params, 2000, True)) is (
+        _engines.NumpyEngine
+    )
+    monkeypatch.setattr(_kernels.pays, "BLAS_MAX_BUFFERS", 2 * 2000 * 5 - 1)
+    assert type(_engines.make_engine(problem, lbfgs, params, 2000, True)) is (
+        _engines.KernelEngine
+    )
+    # as many classes as features: within X's size, numpy's products
+    problem, params = _classes_problem(2000, 10, 5)
+    assert type(_engines.make_engine(problem, lbfgs, params, 2000, True)) is (
+        _engines.NumpyEngine
+    )
 
 
 def test_float64_params_on_float32_data_take_the_reference():

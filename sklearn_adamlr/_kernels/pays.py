@@ -69,6 +69,10 @@ SAVING_PER_ROW = 0.04e-6
 # from which they beat it on minibatches (blas_pays).
 BLAS_MIN_SIZE = 4096
 BLAS_MIN_FEATURES = 32
+# numpy's full pass keeps the raw predictions and their gradient, two
+# n_samples x n_classes arrays, where the kernel streams: they may take up
+# to X's size, or this many values (128 MB in float64) in all.
+BLAS_MAX_BUFFERS = 2**24
 
 _local = threading.local()
 _compiled_kinds = set()
@@ -91,12 +95,18 @@ def blas_pays(X, n_outputs, full_batch=True):
     30 and 4 9.5 / 9.4, 40 and 3 12.3 / 10.9, 40 and 5 12.2 / 11.2, 100 and
     3 25.3 / 16.8; digits 1.13 / 0.94. Two classes: the kernel everywhere
     (100,000 x 100: 4.6 / 10.0 ms a full pass, adam 8.3 / 21.4 ms an epoch).
+    A full pass on numpy keeps two ``n_samples x n_classes`` arrays: where
+    they would exceed both ``X``'s size and ``BLAS_MAX_BUFFERS`` values
+    (many classes of few features), the kernel, which streams.
     """
     if n_outputs < 3 or sparse.issparse(X):
         return False
+    n, d = X.shape
     if full_batch:
-        return X.shape[0] * X.shape[1] >= BLAS_MIN_SIZE
-    return X.shape[1] >= BLAS_MIN_FEATURES
+        buffers = 2 * n * n_outputs
+        small = buffers <= n * d or buffers <= BLAS_MAX_BUFFERS
+        return n * d >= BLAS_MIN_SIZE and small
+    return d >= BLAS_MIN_FEATURES
 
 
 def policy():
