@@ -449,9 +449,6 @@ class _Restricted:
         out = self.curvature.matvec(np.where(self.active, V, 0.0))
         return np.where(self.active, out, V)
 
-    def diagonal(self):
-        return np.where(self.active, self.curvature.diagonal(), 1.0)
-
     def preconditioner(self):
         return self.curvature.preconditioner(self.active)
 
