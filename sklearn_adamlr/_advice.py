@@ -48,7 +48,12 @@ def column_moments(X):
     return rms, mean, np.sqrt(variance)
 
 
-def sampled_moments(X, rows):
+# Rows sampled for the columns' moments by the solver rule (_auto) and the
+# raw features' preconditioner (_precondition): a fit reads them once.
+SAMPLE_ROWS = 2048
+
+
+def sampled_moments(X, rows=SAMPLE_ROWS):
     """:func:`column_moments` of a strided sample of about ``rows`` of ``X``'s rows.
 
     A strided view, not a copy: a few microseconds on any data.

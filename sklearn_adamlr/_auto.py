@@ -23,10 +23,6 @@ WEAK_PENALTY = 1e-4
 # C=1 (alpha 5e-5) lbfgs took 8.6 ms and newton 15 ms.
 SMALL_ROWS = 10_000
 
-# Rows whose columns are measured for SCALE_SPREAD: a sample keeps the rule
-# at a few microseconds on any data (a strided view, not a copy).
-_SAMPLE_ROWS = 2048
-
 
 def scale_spread(X, fit_intercept):
     """How far apart the columns' scales are (see ``_advice.spread``).
@@ -48,17 +44,21 @@ def uncentred(X):
     return float(centring(rms, std).max(initial=1.0))
 
 
-def _raw(X, fit_intercept):
+def _raw(X, fit_intercept, moments=None):
     """Rule 2's test: :func:`scale_spread` or :func:`uncentred`, one measure."""
-    rms, _, std = _sample_moments(X)
+    rms, _, std = _sample_moments(X) if moments is None else moments
     if spread(rms, fit_intercept, std) > SCALE_SPREAD:
         return True
     return fit_intercept and centring(rms, std).max(initial=1.0) > UNCENTERED
 
 
 def _sample_moments(X):
-    """``(rms, mean, std)`` of the columns of a strided sample of ``X``'s rows."""
-    return sampled_moments(X, _SAMPLE_ROWS)
+    """``(rms, mean, std)`` of the columns of a strided sample of ``X``'s rows.
+
+    The sample (``_advice.SAMPLE_ROWS``) keeps the rule at a few
+    microseconds on any data (a strided view, not a copy).
+    """
+    return sampled_moments(X)
 
 
 def choose_solver(
@@ -69,6 +69,7 @@ def choose_solver(
     n_outputs=1,
     path=False,
     alpha=None,
+    moments=None,
 ):
     """The registered name that ``solver='auto'`` runs for a call.
 
@@ -105,6 +106,8 @@ def choose_solver(
         The fits of a path over ``C``, each from the one before.
     alpha : float, default=None
         The penalty's strength per unit weight, ``1 / (C * sum(sw))``.
+    moments : tuple of ndarray, default=None
+        ``_advice.sampled_moments(X)``, where the caller has them.
 
     Returns
     -------
@@ -127,7 +130,7 @@ def choose_solver(
         # over 400,000 x 100 rows in 10,000-row chunks ends 6.6e-4 above the
         # optimal objective (its average; the user guide, streaming).
         return "adam"
-    if _newton_rule(l1_ratio, X, fit_intercept, n_outputs, path, alpha):
+    if _newton_rule(l1_ratio, X, fit_intercept, n_outputs, path, alpha, moments):
         return "newton"
     if l1_ratio > 0:
         # The optimum's exact zeros: at C=0.01, l1_ratio=1 on standardized
@@ -154,7 +157,7 @@ def choose_solver(
     return "lbfgs"
 
 
-def _newton_rule(l1_ratio, X, fit_intercept, n_outputs, path, alpha):
+def _newton_rule(l1_ratio, X, fit_intercept, n_outputs, path, alpha, moments):
     """Rules 1 (a path), 2 (raw features) and 3 (a weak penalty) of newton."""
     if not (isinstance(X, np.ndarray) or sparse.issparse(X)):
         return False  # not in memory (a dask array's blocks)
@@ -175,7 +178,7 @@ def _newton_rule(l1_ratio, X, fit_intercept, n_outputs, path, alpha):
         # lbfgs took 10 to 379 epochs (the last ones at C=1e3, 1e4); the
         # whole search 40 ms against 334 ms (5 folds, one thread).
         return True
-    if not sparse.issparse(X) and _raw(X, fit_intercept):
+    if not sparse.issparse(X) and _raw(X, fit_intercept, moments):
         # Raw iris: its columns' scales are 5.9 apart, but a column's mean
         # 7.1 times its spread; lbfgs takes 3.0 ms to 1e-6, newton 2.1 ms
         # to 4e-13 (LogisticRegression(solver='newton-cholesky') 1.4 ms).

@@ -493,13 +493,10 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         name = self.solver
         if isinstance(name, str) and name == "auto":
             name = choose_solver(
-                self.l1_ratio,
-                incremental,
-                inputs.X,
-                self.fit_intercept,
+                self.l1_ratio, incremental, inputs.X, self.fit_intercept,
                 inputs.loss.n_outputs(len(inputs.classes_)),
-                alpha=alpha,
-            )
+                alpha=alpha, moments=inputs.moments,
+            )  # fmt: skip
         solver = get_solver(name, self.get_params())
         params, stream = start_stream(self, solver, inputs, incremental, first_call)
         # raw features' preconditioner: a fit's (hand-overs' solvers take it)
@@ -554,10 +551,12 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         validation = None
         if self.early_stopping:
             X, target, sw, validation = split_validation(
-                inputs, self.validation_fraction, rng
+                inputs, self.validation_fraction, rng.generator
             )
         args = (X, self.fit_intercept, X.dtype, penalty.l2, inputs.loss.curvature)
-        precond = diagonal(*args) if precondition else None
+        # (all the rows' moments also serve the training rows: any positive
+        # diagonal is a valid preconditioner)
+        precond = diagonal(*args, inputs.moments) if precondition else None
         problem = Problem(
             X=X, target=target, sample_weight=sw, loss=inputs.loss,
             penalty=penalty, fit_intercept=self.fit_intercept,

@@ -50,7 +50,7 @@ def finish(estimator, inputs, problem, solver, params, first, alpha, rng):
         The minibatch steps' result.
     alpha : float
         The penalty's strength, for ``'auto'``'s rules.
-    rng : numpy.random.RandomState
+    rng : SeededRandomState or numpy.random.RandomState
 
     Returns
     -------

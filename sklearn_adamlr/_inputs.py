@@ -6,6 +6,7 @@ or on a dask cluster (:mod:`sklearn_adamlr._dask`); :func:`split_validation`
 holds out the rows of ``early_stopping``.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.utils import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from ._advice import sampled_moments
 from ._dask import is_dask_collection
 from ._dask_prepare import prepare
 from ._loss import loss_for, raw_prediction
@@ -51,6 +53,15 @@ class FitInputs:
     class_index: np.ndarray | None
     loss: object
     distributed: bool
+
+    @functools.cached_property
+    def moments(self):
+        """``_advice.sampled_moments`` of a dense ``X`` in memory, else None.
+
+        Read once for the solver rule and the preconditioner (40 us of a 1.7
+        ms default fit on breast_cancer when each read them).
+        """
+        return sampled_moments(self.X) if isinstance(self.X, np.ndarray) else None
 
 
 def check_call(estimator, incremental, first_call, classes):
@@ -102,7 +113,11 @@ def fit_inputs(estimator, X, y, sample_weight, classes, incremental, first_call)
         )
         if sparse.issparse(X):
             check_csr_indices(X)
-        check_classification_targets(y)
+        if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "biu"):
+            # A 1-d array of integers or booleans is always binary or
+            # multiclass: type_of_target would take 84 us of a 2 ms
+            # default fit on breast_cancer to say so.
+            check_classification_targets(y)
         classes_ = resolve_classes(estimator, y, classes, incremental, first_call)
         class_index = np.searchsorted(classes_, y)
         loss = loss_for(len(classes_))
@@ -138,7 +153,8 @@ def resolve_classes(estimator, y, classes, incremental, first_call):
             "This solver needs samples of at least 2 classes in the data, "
             f"but the data contains only one class: {classes_[0]!r}."
         )
-    unseen = np.setdiff1d(present, classes_)
+    # (a fit's classes are those present)
+    unseen = np.setdiff1d(present, classes_) if incremental else ()
     if len(unseen):
         raise ValueError(
             f"y contains labels not in classes {classes_.tolist()}: "

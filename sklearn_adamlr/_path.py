@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._advice import sampled_moments
 from ._auto import choose_solver
 from ._penalties import ElasticNet
 from ._precondition import diagonal
@@ -89,7 +90,8 @@ def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
     auto = isinstance(template.solver, str) and template.solver == "auto"
     hyper = template.get_params()
     # raw features (measured once: the scales do not change with C)
-    raw = diagonal(X, fit_intercept, X.dtype) is not None
+    moments = sampled_moments(X) if isinstance(X, np.ndarray) else None
+    raw = diagonal(X, fit_intercept, X.dtype, moments=moments) is not None
     for i, C in enumerate(Cs):
         if i >= 2 and np.all(np.isfinite(Cs[i - 2 : i + 1])):
             # The start: the last two solutions' line, extrapolated in log C.
@@ -102,11 +104,13 @@ def fit_path(template, X, target, sample_weight, loss, n_classes, Cs, l1_ratio,
         # under 'auto', chosen at each C (see choose_solver's path rule)
         name = template.solver
         if auto:
-            name = choose_solver(l1_ratio, False, X, fit_intercept, k, True, alpha)
+            name = choose_solver(
+                l1_ratio, False, X, fit_intercept, k, True, alpha, moments
+            )
         penalty = ElasticNet(alpha=alpha, l1_ratio=l1_ratio)
         # raw features: the first-order solvers' preconditioner, as in fit
         precond = (
-            diagonal(X, fit_intercept, X.dtype, penalty.l2, loss.curvature)
+            diagonal(X, fit_intercept, X.dtype, penalty.l2, loss.curvature, moments)
             if raw
             else None
         )

@@ -4,7 +4,7 @@ import numpy as np
 
 from ._estimator import AdamLogisticRegression
 from ._policies import IterateAverage
-from ._stream_state import StreamState
+from ._stream_state import SeededRandomState, StreamState
 from .solvers import available_solvers, get_solver
 
 
@@ -16,8 +16,8 @@ def trusted_types():
     """The types of this package that a saved model holds, for ``skops.io.load``.
 
     A fitted :class:`AdamLogisticRegression` keeps its stream state: the
-    solver's class and state, and the average of the iterates (so that
-    ``partial_fit`` resumes exactly), and
+    solver's class and state, the random generator of its epochs, and the
+    average of the iterates (so that ``partial_fit`` resumes exactly), and
     ``skops.io`` trusts none of their types by default. This lists them for
     every registered solver: pass it as ``trusted`` after checking that
     ``skops.io.get_untrusted_types`` of your file lists nothing else (a
@@ -39,9 +39,8 @@ def trusted_types():
     >>> "sklearn_adamlr.solvers._adam.AdamState" in trusted_types()
     True
     """
-    names = {
-        _name(cls) for cls in (AdamLogisticRegression, StreamState, IterateAverage)
-    }
+    own = (AdamLogisticRegression, StreamState, SeededRandomState, IterateAverage)
+    names = {_name(cls) for cls in own}
     for name in available_solvers():
         solver = get_solver(name)
         names.add(_name(type(solver)))

@@ -30,12 +30,8 @@ import numpy as np
 
 from ._advice import SCALE_SPREAD, sampled_moments, spread
 
-# Rows measured for the columns' scales: any positive diagonal is a valid
-# preconditioner, so a strided sample (a view) serves, as for 'auto'.
-SAMPLE_ROWS = 2048
 
-
-def diagonal(X, fit_intercept, dtype, l2=0.0, curvature=0.25):
+def diagonal(X, fit_intercept, dtype, l2=0.0, curvature=0.25, moments=None):
     """``P`` of shape ``(n_features + fit_intercept, 1)``, or None where not needed.
 
     ``1 / (rms_j^2 + l2 / curvature)`` for each column: the inverse of the
@@ -47,7 +43,9 @@ def diagonal(X, fit_intercept, dtype, l2=0.0, curvature=0.25):
     that small (lbfgs at C=0.01: 4.4e-5 above the optimum before, 7.7e-3
     with it). None for sparse or out-of-memory data, and for columns within
     ``SCALE_SPREAD`` of each other in scale (standardized data: nothing
-    changes).
+    changes). The scales are a strided sample's (``_advice.sampled_moments``:
+    any positive diagonal is a valid preconditioner), or ``moments``, the
+    same sample's where the caller has read them.
 
     Examples
     --------
@@ -61,7 +59,7 @@ def diagonal(X, fit_intercept, dtype, l2=0.0, curvature=0.25):
     """
     if not isinstance(X, np.ndarray):
         return None
-    rms, _, std = sampled_moments(X, SAMPLE_ROWS)
+    rms, _, std = sampled_moments(X) if moments is None else moments
     # (squares beyond float64's range: the steps overflow and say so)
     if not np.isfinite(rms).all() or spread(rms, fit_intercept, std) <= SCALE_SPREAD:
         return None

@@ -305,7 +305,8 @@ def train(
     batch_size : int
     shuffle : bool, 'samples' or 'blocks'
         See :func:`~sklearn_adamlr._plan.batch_size_and_mode`.
-    rng : numpy.random.RandomState
+    rng : SeededRandomState or numpy.random.RandomState
+        The generator of the epochs' orders (its ``randint`` and ``permutation``).
     tol : float or None
         The certificate to reach (:class:`~sklearn_adamlr._certify.Certificate`);
         with ``validation``, the score's improvement. None: no early stop.

@@ -213,3 +213,23 @@ def test_constant_columns_of_scaled_data_are_not_raw_features():
     for train, _ in StratifiedKFold(5).split(Xd, yd):
         assert choose_solver(0.0, False, Xd[train], n_outputs=10) == "lbfgs"
         assert diagonal(Xd[train], True, np.float64) is None
+
+
+def test_a_fit_reads_the_columns_moments_once(monkeypatch):
+    # the solver rule and the preconditioner share one read of the sample
+    # (40 us of a 1.8 ms default fit on breast_cancer when each read it)
+    from sklearn_adamlr import _advice
+
+    reads = []
+    original = _advice.column_moments
+    monkeypatch.setattr(
+        _advice, "column_moments", lambda X: reads.append(X.shape) or original(X)
+    )
+    X, y = standardized(load_breast_cancer)
+    for raw in (False, True):
+        reads.clear()
+        Xs = X * np.logspace(0, 3, X.shape[1]) if raw else X
+        for solver in ("auto", "lbfgs"):
+            est = AdamLogisticRegression(solver=solver).fit(Xs, y)
+        assert reads == [X.shape, X.shape]  # one for each fit
+        assert est._stream.solver_state.precond is not None or not raw

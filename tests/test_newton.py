@@ -675,3 +675,20 @@ def test_the_line_search_asks_a_sufficient_decrease():
     epoch = _newton.NewtonEpoch(Newton(), problem, params, False)
     _, alpha, halvings = epoch._line_search(params, raw, grad, step, value, 1.0)
     assert alpha < 1.0 and halvings >= 1
+
+
+def test_the_cholesky_step_is_scipys():
+    # LAPACK called directly, with cho_factor's upper factor: the same
+    # arithmetic, without scipy's batching layer (9.6 -> 3.6 us on 30 x 30)
+    from scipy import linalg
+
+    from sklearn_adamlr._hessian import cholesky_step
+
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(40, 31))
+    H, g = A.T @ A + 1e-3 * np.eye(31), rng.normal(size=(31, 2))
+    expected = -linalg.cho_solve(linalg.cho_factor(H), g)
+    assert np.array_equal(cholesky_step(H, g), expected)
+    np.testing.assert_allclose(H @ cholesky_step(H, g), -g, rtol=1e-9, atol=1e-9)
+    with pytest.raises(np.linalg.LinAlgError):
+        cholesky_step(np.array([[1.0, 2.0], [2.0, 1.0]]), np.ones(2))

@@ -607,3 +607,28 @@ def test_training_steps_at_extreme_logits_stay_finite(solver, n_classes, dtype, 
             fitted.partial_fit(layout, ye)
         assert np.isfinite(fitted.loss_curve_).all()
         assert np.isfinite(fitted.coef_).all() and fitted.coef_.dtype == dtype
+
+
+def test_labels_are_checked_unless_they_are_integers(monkeypatch):
+    # A 1-d array of integers (or booleans) is always binary or multiclass:
+    # fit_inputs skips scikit-learn's type_of_target there (84 us of a 2 ms
+    # fit); any other labels still go through it.
+    from sklearn_adamlr import _inputs
+
+    checked = []
+    original = _inputs.check_classification_targets
+    monkeypatch.setattr(
+        _inputs,
+        "check_classification_targets",
+        lambda y: checked.append(np.asarray(y).dtype.kind) or original(y),
+    )
+    y = (X[:, 0] > 0).astype(int)
+    for labels in (y, y.astype(np.uint8), y.astype(bool)):
+        AdamLogisticRegression().fit(X, labels)
+    assert checked == []
+    strings = np.array(["a", "b"])[y]
+    for labels in (y.astype(float), strings, strings.astype(object)):
+        AdamLogisticRegression().fit(X, labels)
+    assert checked == ["f", "U", "O"]
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        AdamLogisticRegression().fit(X, y + 0.5 * X[:, 1])

@@ -811,3 +811,25 @@ def test_fit_equals_repeated_partial_fit_in_runs():
     # and the runs are not a permutation's order: shuffle='samples' differs
     samples = AdamLogisticRegression(max_iter=3, tol=None, shuffle="samples", **kw)
     assert not np.array_equal(samples.fit(Xl, yl).coef_, fitted.coef_)
+
+
+def test_the_seeded_generator_draws_as_random_state_and_only_when_asked():
+    from sklearn_adamlr._stream_state import SeededRandomState
+
+    rng, reference = SeededRandomState(7), np.random.RandomState(7)
+    assert rng._generator is None  # made on first use: 60 us saved a fit
+    assert np.array_equal(rng.permutation(10), reference.permutation(10))
+    assert rng.randint(1000) == reference.randint(1000)
+    # pickled before and after its first draw, it goes on as never pickled
+    fresh = pickle.loads(pickle.dumps(SeededRandomState(7)))
+    assert fresh._generator is None
+    assert np.array_equal(
+        fresh.permutation(10), np.random.RandomState(7).permutation(10)
+    )
+    copy = pickle.loads(pickle.dumps(rng))
+    assert np.array_equal(copy.permutation(50), reference.permutation(50))
+    # a full-batch fit never draws; a minibatch one does
+    est = AdamLogisticRegression(solver="lbfgs", random_state=0).fit(X, Y)
+    assert est._stream.rng._generator is None
+    est = AdamLogisticRegression(solver="adam", batch_size=16, max_iter=3, tol=None)
+    assert est.fit(X, Y)._stream.rng._generator is not None

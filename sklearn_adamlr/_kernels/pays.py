@@ -186,9 +186,16 @@ def pays(problem, solver, params, batch_size, per_sample):
     rule = policy()
     if rule != "auto":
         return rule == "always"
-    fit_kind = kind(problem, solver, params)
     saved = saving(problem, solver, batch_size, per_sample, params.shape[1])
-    return saved > 0.0 and saved >= cost(fit_kind)
+    if saved <= 0.0:
+        return False
+    fit_kind = kind(problem, solver, params)
+    cheapest = min(LOAD_SECONDS, FIRST_LOAD_SECONDS)
+    if saved < cheapest and fit_kind not in _compiled_kinds:
+        # below the cheapest load: no need to look for the kind's marker
+        # on disk (20 us of a 1.7 ms default fit on breast_cancer)
+        return False
+    return saved >= cost(fit_kind)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from .._hessian import Curvature, cg_step, line_search
+from .._hessian import Curvature, cg_step, cholesky_step, line_search
 from .._loss import gradient_from_raw, raw_prediction
 from ._base import Capabilities, Solver, register_solver
 
@@ -305,7 +305,7 @@ def matrix_step(curvature, grad, free_rows):
             H[block, block] += scale / k
     g = grad.ravel()
     try:
-        step = -linalg.cho_solve(linalg.cho_factor(H, check_finite=False), g)
+        step = cholesky_step(H, g)
     except linalg.LinAlgError:
         values, vectors = linalg.eigh(H)
         keep = values > 1e-12 * max(values.max(), 0.0)
