@@ -296,8 +296,10 @@ def test_lbfgs_at_a_zero_gradient_forgets_its_pairs_and_stays_put():
                       0.3, None)  # fmt: skip
     assert state.n_pairs > 0
     solver.update(params, np.zeros_like(params), state, 0.3, None)
-    assert state.n_pairs == 0 and state.slope == 0.0
+    # (the direction, and with it the reset, is made when the next point is
+    # asked for: see LBFGS.eval_point)
     np.testing.assert_array_equal(solver.eval_point(params, state), params)
+    assert state.n_pairs == 0 and state.slope == 0.0
     assert np.isfinite(params).all()
 
 
@@ -556,3 +558,34 @@ def test_lbfgs_fits_the_same_with_and_without_the_compiled_two_loop(monkeypatch)
     assert fits[0].n_iter_ == fits[1].n_iter_
     # measured: 8.9e-16 (the coefficients are of order 1)
     np.testing.assert_allclose(fits[0].coef_, fits[1].coef_, rtol=0, atol=1e-13)
+
+
+def test_lbfgs_makes_no_direction_that_a_newton_step_replaces(monkeypatch):
+    # After the first, a direction is made when the next point is asked for:
+    # a direction handed over in between (the certificate's Newton step)
+    # replaces it without the two-loop product; the points are the same as
+    # if it had been made at once.
+    X, y = _small_problem()
+    gradient = _smooth_gradient(X, y, 0.01)
+    solver = get_solver("lbfgs")
+    made = []
+    original = LBFGS._new_direction
+    monkeypatch.setattr(
+        LBFGS, "_new_direction", lambda *a: made.append(1) or original(*a)
+    )
+    params = np.zeros((4, 1))
+    state = solver.init_state(params)
+    solver.update(params, gradient(solver.eval_point(params, state)), state, 0.3, None)
+    assert len(made) == 1  # the first: the learning rate's step, at once
+    solver.update(params, gradient(solver.eval_point(params, state)), state, 0.3, None)
+    assert len(made) == 1 and state.pending_rate == 0.3
+    newton, start = -0.5 * state.grad, params.copy()
+    assert solver.take_direction(params, state, newton)
+    np.testing.assert_array_equal(solver.eval_point(params, state), params + newton)
+    assert len(made) == 1
+    solver.update(params, gradient(solver.eval_point(params, state)), state, 0.3, None)
+    np.testing.assert_array_equal(params, start + newton)  # accepted
+    trial = solver.eval_point(params, state)
+    assert len(made) == 2
+    np.testing.assert_array_equal(solver.eval_point(params, state), trial)
+    assert len(made) == 2  # made once

