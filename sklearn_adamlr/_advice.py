@@ -41,11 +41,15 @@ def column_moments(X):
             squares += np.einsum("ij,ij->j", diff, diff)
             sums += diff.sum(axis=0)
     n = max(X.shape[0], 1)
-    moved = sums / n
-    mean = shift + moved
-    variance = np.maximum(squares / n - moved**2, 0.0)
-    rms = np.sqrt(variance + mean**2) if dense else np.sqrt(squares / n)
-    return rms, mean, np.sqrt(variance)
+    # Squares beyond float64's range give inf (or nan) without a numpy
+    # warning: the callers test for them, and the fit then raises a
+    # ValueError that says to scale the features.
+    with np.errstate(over="ignore", invalid="ignore"):
+        moved = sums / n
+        mean = shift + moved
+        variance = np.maximum(squares / n - moved**2, 0.0)
+        rms = np.sqrt(variance + mean**2) if dense else np.sqrt(squares / n)
+        return rms, mean, np.sqrt(variance)
 
 
 # Rows sampled for the columns' moments by the solver rule (_auto) and the

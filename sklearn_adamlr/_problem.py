@@ -207,7 +207,8 @@ def auto_learning_rate(solver, smoothness, batch_size, certified=True):
         rate = np.nan
     if not (np.isfinite(rate) and rate > 0):
         raise ValueError(
-            "learning_rate='auto' could not be computed before epoch 1: the "
+            "learning_rate='auto' (the default) could not be computed before "
+            "epoch 1: the "
             "features are too large for the smoothness constant of the loss "
             f"to be finite (got a step of {rate!r}). Scale the features, e.g. "
             "with sklearn.preprocessing.StandardScaler, or pass a float "
