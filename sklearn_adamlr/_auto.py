@@ -155,7 +155,8 @@ def choose_solver(
     # day, one thread: 1.0x, 1.05x, 0.85x compiled, and 1.54x, 1.54x to
     # 1.6x, 1.34x to 1.4x on the numpy path, which a new process runs for
     # fits this small, see _kernels.pays; newton there 1.3x on
-    # breast_cancer), and 0.26x on 400,000 x 100 (gd
+    # breast_cancer; 1.04x, 1.25x and 1.13x once a fit's fixed costs were
+    # cut, newton 0.99x, 1.28x and 0.98x), and 0.26x on 400,000 x 100 (gd
     # 0.62x, adam 4.1x). On digits, 29 ms against 232 ms for
     # LogisticRegression() with its default threads on 2 cores, but 13 ms
     # with one thread: 2.3x (measured 2026-12-06; newton 73 ms). On dask
