@@ -49,9 +49,9 @@ class SeededRandomState:
         """:meth:`numpy.random.RandomState.randint` of :attr:`generator`."""
         return self.generator.randint(*args, **kwargs)
 
-    def permutation(self, *args, **kwargs):
+    def permutation(self, x):
         """:meth:`numpy.random.RandomState.permutation` of :attr:`generator`."""
-        return self.generator.permutation(*args, **kwargs)
+        return self.generator.permutation(x)
 
 
 @dataclass

@@ -239,4 +239,22 @@ def test_a_fit_below_the_cheapest_load_does_not_look_on_disk(monkeypatch):
         problem.penalty = SimpleNamespace(has_prox=False)
         # 100,000 rows save 0.4 s over EPOCHS, more than a first load (0.17 s)
         assert pays.pays(problem, solver, params, n, False) is expected
-        assert len(looked) == int(expected)
+        assert looked == [("a-solver", "float64", "dense", "binary", "l2")] * int(
+            expected
+        )
+
+
+def test_a_fit_that_saves_nothing_never_runs_compiled(monkeypatch):
+    # three classes on 400,000 dense rows: numpy's products run the passes
+    # (pays.blas_pays), so the kernel saves nothing, even where its kind is
+    # compiled in this process already (its cost 0); two classes would run it
+    monkeypatch.setenv("SKLEARN_ADAMLR_COMPILE", "auto")
+    solver = SimpleNamespace(full_batch=True, name="a-solver")
+    problem = _problem(400_000, 100)
+    problem.penalty = SimpleNamespace(has_prox=False)
+    for k, expected in ((3, False), (1, True)):
+        params = np.zeros((101, k))
+        monkeypatch.setattr(
+            pays, "_compiled_kinds", {pays.kind(problem, solver, params)}
+        )
+        assert pays.pays(problem, solver, params, 400_000, False) is expected

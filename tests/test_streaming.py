@@ -820,6 +820,7 @@ def test_the_seeded_generator_draws_as_random_state_and_only_when_asked():
     assert rng._generator is None  # made on first use: 60 us saved a fit
     assert np.array_equal(rng.permutation(10), reference.permutation(10))
     assert rng.randint(1000) == reference.randint(1000)
+    assert np.array_equal(rng.randint(9, size=4), reference.randint(9, size=4))
     # pickled before and after its first draw, it goes on as never pickled
     fresh = pickle.loads(pickle.dumps(SeededRandomState(7)))
     assert fresh._generator is None
