@@ -128,6 +128,14 @@ def objective(X, y, model):
     return logistic_objective(X, y, coef, intercept, C=C)
 
 
+def reads(X, repeat=3):
+    """``(one thread, all threads)``: :func:`read_time` on one BLAS thread, as
+    the epochs run (the kernels are not threaded), and on all of them."""
+    with threadpool_limits(1):
+        one = read_time(X, repeat)
+    return one, read_time(X, repeat)
+
+
 def read_time(X, repeat=3):
     w = np.zeros(X.shape[1], dtype=X.dtype)
     best = np.inf
@@ -231,9 +239,7 @@ def default_epochs(X, y, rounds):
         rounds,
     )
     out.update(sorted_rows)
-    with threadpool_limits(1):
-        out["read"] = read_time(X, repeat=5)
-    out["read, all threads"] = read_time(X, repeat=5)
+    out["read"], out["read, all threads"] = reads(X, repeat=5)
     return out
 
 
@@ -503,7 +509,7 @@ def run_case(
     # 0.0120 s a second apart in one process, with the epochs unchanged
     # (0.0625 and 0.0628 s for adam): it flipped the targets divided by it.
     # On one thread the same reads took 0.0234 to 0.0237 s.
-    reads, reads_all = [], []
+    one_thread, all_threads = [], []
 
     models = {}
     for bs in batch_sizes:
@@ -527,9 +533,9 @@ def run_case(
     traces = {}
     for label, make in models.items():
         if not sparse.issparse(X):
-            with threadpool_limits(1):
-                reads.append(read_time(X))
-            reads_all.append(read_time(X))
+            one, every = reads(X)
+            one_thread.append(one)
+            all_threads.append(every)
         _kernels.AVAILABLE = _COMPILED and "numpy path" not in label
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -593,8 +599,13 @@ def run_case(
             )
     plot(name, traces, out)
     floor = (
-        (float(np.median(reads)), min(reads), max(reads), float(np.median(reads_all)))
-        if reads
+        (
+            float(np.median(one_thread)),
+            min(one_thread),
+            max(one_thread),
+            float(np.median(all_threads)),
+        )
+        if one_thread
         else None
     )
     return rows, floor

@@ -36,7 +36,7 @@ def scale_spread(X, fit_intercept):
     Measured on a strided sample of the rows of dense ``X``; 1 for
     standardized data.
     """
-    rms, _, std = _sample_moments(X)
+    rms, _, std = sampled_moments(X)
     return spread(rms, fit_intercept, std)
 
 
@@ -46,25 +46,16 @@ def uncentred(X):
     On a strided sample of the rows of dense ``X``, the columns of non-zero
     spread; see ``_advice.UNCENTERED``.
     """
-    rms, _, std = _sample_moments(X)
+    rms, _, std = sampled_moments(X)
     return float(centring(rms, std).max(initial=1.0))
 
 
 def _raw(X, fit_intercept, moments=None):
     """Rule 2's test: :func:`scale_spread` or :func:`uncentred`, one measure."""
-    rms, _, std = _sample_moments(X) if moments is None else moments
+    rms, _, std = sampled_moments(X) if moments is None else moments
     if spread(rms, fit_intercept, std) > SCALE_SPREAD:
         return True
     return fit_intercept and centring(rms, std).max(initial=1.0) > UNCENTERED
-
-
-def _sample_moments(X):
-    """``(rms, mean, std)`` of the columns of a strided sample of ``X``'s rows.
-
-    The sample (``_advice.SAMPLE_ROWS``) keeps the rule at a few
-    microseconds on any data (a strided view, not a copy).
-    """
-    return sampled_moments(X)
 
 
 def choose_solver(

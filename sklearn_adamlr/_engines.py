@@ -213,7 +213,10 @@ class Engine:
         """
         p = self.problem
         d = p.n_features
-        if _kernels.supports(p.X, params) and not _blas_pays_full(p, params):
+        # (three or more classes on dense rows: numpy's products, see
+        # pays.blas_pays)
+        full_on_numpy = _kernels.pays.blas_pays(p.X, params.shape[1])
+        if _kernels.supports(p.X, params) and not full_on_numpy:
             if self._full_kernel is None:
                 self._full_kernel = _kernels.Kernel(
                     p.X, p.target, p.sample_weight, params.shape[1]
@@ -470,11 +473,6 @@ class DataEpochEngine(Engine):
         if not finite:
             raise FloatingPointError("overflow in the step")
         return loss_sum, self._penalty_after(params)
-
-
-def _blas_pays_full(problem, params):
-    """Whether a pass over all the rows runs on numpy (see ``pays.blas_pays``)."""
-    return _kernels.pays.blas_pays(problem.X, params.shape[1])
 
 
 def _blas_pays(problem, solver, params):
