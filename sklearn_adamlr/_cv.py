@@ -70,6 +70,7 @@ class AdamLogisticRegressionCV(LinearPredictions, ClassifierMixin, BaseEstimator
     max_iter : int, default=1000
         Maximum epochs of each fit.
     class_weight : dict or 'balanced', default=None
+        As :class:`AdamLogisticRegression`'s.
     n_jobs : int, default=None
         Folds fitted in parallel (joblib).
     verbose : int, default=0

@@ -89,7 +89,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     class_weight : dict or 'balanced', default=None
-        Weights by class, multiplying ``sample_weight``. ``'balanced'`` uses
+        Weights by class (finite, non-negative; a class left out weighs 1),
+        multiplying ``sample_weight``. ``'balanced'`` uses
         ``n_samples / (n_classes * np.bincount(y))`` (weighted); it is not
         supported by :meth:`partial_fit`.
     solver : 'auto', str or Solver, default='auto'

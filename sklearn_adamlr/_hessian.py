@@ -274,11 +274,13 @@ class Curvature:
             SB = B.multiply(s[:, None]).tocsr()
             out[:d, :d] = (B.T @ SB).toarray()
             column = np.asarray(SB.sum(axis=0)).ravel()
-        elif s.min(initial=0.0) >= 0.0 or s.max(initial=0.0) <= 0.0:
-            # Weights of one sign (binary; a multinomial pair's diagonal
-            # block, or an off-diagonal one): sign * R^T R with R = sqrt(|s|)
-            # B, which numpy's matmul takes as a symmetric rank-k update
-            # (half the multiply-adds). Measured on 455 x 30 rows: 32 -> 22 us.
+        else:
+            # A pair's weights are of one sign, the sample weights being
+            # non-negative: p (1 - p) >= 0 (binary, a multinomial diagonal
+            # block), -p_a p_b <= 0 (an off-diagonal one). So the block is
+            # sign * R^T R with R = sqrt(|s|) B, which numpy's matmul takes as
+            # a symmetric rank-k update (half the multiply-adds). Measured on
+            # 455 x 30 rows: 32 -> 22 us.
             sign = -1.0 if s.max(initial=0.0) <= 0.0 else 1.0
             root = np.sqrt(sign * s)
             R = B * root[:, None]
@@ -287,10 +289,6 @@ class Curvature:
             if sign < 0.0:
                 out[:d, :d] *= -1.0
                 column *= -1.0
-        else:
-            SB = B * s[:, None]
-            out[:d, :d] = B.T @ SB
-            column = SB.sum(axis=0)
         if self.fit_intercept:
             out[d, :d] = out[:d, d] = column
             out[d, d] = s.sum()

@@ -184,6 +184,18 @@ def sample_weights(estimator, X, y, classes_, class_index, sample_weight):
         sw = sw * cw[class_index].astype(X.dtype, copy=False)
     elif class_weight is not None:
         cw = compute_class_weight(class_weight, classes=classes_, y=y)
+        bad = ~(np.isfinite(cw) & (cw >= 0))
+        if bad.any():
+            # (scikit-learn fits them: a negative weight makes the objective
+            # unbounded below, and the failure surfaced later as "features
+            # too large" or a divergence, naming the wrong cause)
+            raise ValueError(
+                "class_weight must be finite and non-negative, got "
+                f"{float(cw[bad][0])!r} for class {classes_[bad].tolist()[0]!r}. "
+                "A weight of 0 drops a class's samples; to lean towards a "
+                "class, give it a larger positive weight, or use "
+                "class_weight='balanced'."
+            )
         sw = sw * cw[class_index].astype(X.dtype, copy=False)
     return sw
 

@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_adamlr import (
     AdamLogisticRegression,
+    AdamLogisticRegressionCV,
     RisingLossWarning,
     available_solvers,
     get_solver,
@@ -419,6 +420,22 @@ def test_class_weights_that_zero_every_sample_are_refused(solver):
     est.set_params(class_weight={0: 0.0, 1: 0.0})
     with pytest.raises(ValueError, match="sum to zero"):
         est.fit(X, Y)
+    est.set_params(class_weight=None)
+    assert pickle.dumps(est) == before
+
+
+@pytest.mark.parametrize("weight", [-1.0, np.nan, np.inf])
+def test_class_weights_must_be_finite_and_non_negative(weight):
+    # before: -1 raised "the features are too large" for the automatic step,
+    # NaN "the weights sum to zero", inf a divergence that asked for a
+    # smaller learning_rate
+    est = _fitted("lbfgs")
+    before = pickle.dumps(est)
+    est.set_params(class_weight={0: weight, 1: 1.0})
+    with pytest.raises(ValueError, match=r"class_weight must be finite and non-neg"):
+        est.fit(X, Y)
+    with pytest.raises(ValueError, match=r"got -?(1\.0|nan|inf) for class 0\."):
+        AdamLogisticRegressionCV(Cs=2, cv=2, class_weight={0: weight}).fit(X, Y)
     est.set_params(class_weight=None)
     assert pickle.dumps(est) == before
 
