@@ -268,7 +268,7 @@ def duality_gap(
     sample_weight : array-like of shape (n_samples,), default=None
         Include class weights here, if any.
     classes : array-like of shape (n_classes,), default=None
-        Sorted labels; ``np.unique(y)`` by default.
+        Sorted labels, as for :func:`logistic_objective`.
     fit_intercept : bool, default=True
         Whether the optimum it is measured against has a free intercept
         (then ``intercept`` may be any value), or none (``intercept`` is

@@ -442,8 +442,27 @@ def model_arrays(X, y, coef, intercept, sample_weight, classes):
     float64 or None.
     """
     y = np.asarray(y)
-    classes = np.unique(y) if classes is None else np.asarray(classes)
     coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+    n_classes = 2 if coef.shape[0] == 1 else coef.shape[0]
+    if classes is None:
+        classes = np.unique(y)
+        if len(classes) != n_classes:
+            # (the labels would be re-encoded over those present: y in {0, 2}
+            # against three rows scored class 2 as class 1, silently)
+            raise ValueError(
+                f"y has {len(classes)} distinct label"
+                f"{'' if len(classes) == 1 else 's'} but coef is for "
+                f"{n_classes} classes: pass classes=, the model's classes_."
+            )
+    else:
+        classes = np.asarray(classes)
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if len(classes) != n_classes or len(unknown):
+            raise ValueError(
+                f"classes has {len(classes)} labels and coef is for {n_classes} "
+                f"classes; y must take its labels from classes (not in it: "
+                f"{unknown.tolist()})."
+            )
     intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
     if not sparse.issparse(X):
         X = np.asarray(X, dtype=np.float64)
@@ -476,7 +495,9 @@ def logistic_objective(
     sample_weight : array-like of shape (n_samples,), default=None
         Include class weights here, if any.
     classes : array-like of shape (n_classes,), default=None
-        Sorted labels; ``np.unique(y)`` by default.
+        Sorted labels, one per class of ``coef`` (two for one row); by
+        default ``np.unique(y)``, which must then hold every class. A
+        ValueError says when the labels and ``coef`` disagree.
 
     Returns
     -------

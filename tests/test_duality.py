@@ -141,10 +141,11 @@ def test_balancing_keeps_distributions_and_meets_the_totals_exactly():
     from sklearn_adamlr._duality import _balance
 
     rng = np.random.RandomState(0)
-    for k in (2, 3, 7):
+    # (weights of 1e-3: shortfalls that sum to less than 1)
+    for k, scale in ((2, 1.0), (3, 1.0), (7, 1.0), (3, 1e-3)):
         P = rng.dirichlet(np.full(k, 0.3), size=200)
         P[:5] = np.eye(k)[rng.randint(k, size=5)]  # certain rows, exact zeros
-        s = rng.uniform(0.1, 2.0, size=200)
+        s = scale * rng.uniform(0.1, 2.0, size=200)
         totals = s @ rng.dirichlet(np.ones(k), size=200)
         balanced = _balance(P, s, totals)
         assert np.all(balanced >= 0)
@@ -163,3 +164,116 @@ def test_an_overflow_gives_inf_not_a_warning(n_classes):
         warnings.simplefilter("error")
         gap = duality_gap(X * 1e200, y, np.ones((k, 6)) * 1e200, np.zeros(k))
     assert gap == np.inf
+
+
+def test_the_intercept_shifts_meet_their_totals():
+    # The dual point's condition sum_i s_i (Y_i - Q_i) = 0, met first by
+    # shifting the raw predictions: Newton in a bracket that doubles (two
+    # classes), damped Newton (more); _balance then removes the rounding
+    from scipy.special import expit, softmax
+
+    from sklearn_adamlr._duality import _binary_shift, _softmax_shift
+
+    rng = np.random.RandomState(0)
+    s = rng.uniform(0.1, 2.0, size=300)
+    for offset in (0.0, 30.0, -30.0):  # the bracket has to grow either way
+        z = rng.normal(size=300) * 2 + offset
+        for share in (1e-3, 0.3, 0.5, 0.97):
+            total = share * s.sum()
+            delta = _binary_shift(z, s, total)
+            # measured within 3e-15 relative
+            assert s @ expit(z + delta) == pytest.approx(total, rel=1e-12)
+    # no shift meets a total of 0 or of every weight: none is taken
+    assert _binary_shift(z, s, 0.0) == _binary_shift(z, s, s.sum()) == 0.0
+    for k in (3, 5):
+        raw = rng.normal(size=(300, k)) * 3 + rng.normal(size=k) * 5
+        totals = s.sum() * rng.dirichlet(np.ones(k))
+        delta = _softmax_shift(raw, s, totals)
+        # measured within 2e-13 relative
+        np.testing.assert_allclose(s @ softmax(raw + delta, axis=1), totals, rtol=1e-10)
+
+
+def _dual_value(X, Y, s, Q, t, l1, l2):
+    """``D`` at ``t (s / S) (Y - Q)``, from the module's formula (no intercept)."""
+    R = Y + t * (Q - Y)
+    if Y.shape[1] == 1:
+        R = np.hstack([R, 1 - R])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(R > 0, R * np.log(R), 0.0).sum(axis=1)
+    v = X.T @ (t * (s / s.sum())[:, None] * (Y - Q))
+    if l2 == 0:
+        return s @ entropy / s.sum() if np.abs(v).max() <= l1 * (1 + 1e-12) else -np.inf
+    return s @ entropy / s.sum() - (np.maximum(np.abs(v) - l1, 0) ** 2).sum() / (2 * l2)
+
+
+@pytest.mark.parametrize(
+    "n_classes, l1_ratio", [(2, 0.0), (3, 0.0), (2, 0.5), (2, 1.0), (3, 1.0)]
+)
+def test_the_bound_takes_the_duals_best_scale(n_classes, l1_ratio):
+    # Without an intercept the dual point is t (s / S) (Y - Q) at the model's
+    # probabilities Q, for the t in [0, t_max] (1, or where ||X^T theta||_inf
+    # reaches l1 without an L2 part) that maximises D: the bound is the
+    # objective minus the best D over that segment, here on a fine grid
+    X, y, sw = _problem(n_classes, True)
+    C = 0.05
+    rng = np.random.RandomState(1)
+    k = 1 if n_classes == 2 else n_classes
+    coef = rng.normal(size=(k, X.shape[1])) * 0.3
+    Z = X @ coef.T
+    if k == 1:
+        Q = 1 / (1 + np.exp(-Z))
+        Y = y[:, None].astype(float)
+    else:
+        Q = np.exp(Z - Z.max(axis=1, keepdims=True))
+        Q /= Q.sum(axis=1, keepdims=True)
+        Y = np.eye(k)[y]
+    S = sw.sum()
+    alpha = 1 / (C * S)
+    l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
+    v = np.abs(X.T @ ((sw / S)[:, None] * (Y - Q))).max()
+    t_max = 1.0 if l2 > 0 or v <= l1 else l1 / v
+    grid = np.linspace(0.0, t_max, 20_001)
+    best = max(_dual_value(X, Y, sw, Q, t, l1, l2) for t in grid)
+    objective = logistic_objective(
+        X, y, coef, np.zeros(k), C=C, l1_ratio=l1_ratio, sample_weight=sw
+    ) / (C * S)
+    gap = duality_gap(
+        X, y, coef, np.zeros(k), C=C, l1_ratio=l1_ratio, sample_weight=sw,
+        fit_intercept=False,
+    ) / (C * S)  # fmt: skip
+    # the best t is inside the segment here (0.07 to 0.08 of it), or at the
+    # end that the L1 part sets
+    assert (t_max < 1) == (l1_ratio == 1.0)
+    # measured within 6e-9 of the grid's best (its spacing: 5e-5 of t_max)
+    assert gap == pytest.approx(objective - best, rel=1e-8, abs=1e-12)
+
+
+def test_classes_absent_from_y_keep_their_rows():
+    # a chunk of a stream without class 1: the model's three rows, the
+    # labels' positions in `classes`. Inferred from y ({0, 2}), class 2 was
+    # scored as class 1, silently: now an error that says to pass classes
+    X, y, _ = _problem(3, False)
+    keep = y != 1
+    ref = _reference(X, y, None, 1.0, 0.0, True)
+    coef, intercept = ref.coef_, ref.intercept_
+    gap = duality_gap(X[keep], y[keep], coef, intercept, classes=[0, 1, 2])
+    objective = logistic_objective(X[keep], y[keep], coef, intercept, classes=[0, 1, 2])
+    # the objective from its formula, class 2 in the third column
+    Z = X[keep] @ coef.T + intercept
+    expected = (
+        np.logaddexp.reduce(Z, axis=1) - Z[np.arange(keep.sum()), y[keep]]
+    ).sum()
+    expected += 0.5 * (coef**2).sum()
+    assert objective == pytest.approx(expected, rel=1e-12)
+    assert 0 < gap < objective
+    for f in (duality_gap, logistic_objective):
+        with pytest.raises(ValueError, match="2 distinct labels but coef is for 3"):
+            f(X[keep], y[keep], coef, intercept)
+        with pytest.raises(ValueError, match=r"not in it: \[2\]"):
+            f(X[keep], y[keep], coef[:2], intercept[:2], classes=[0, 1])
+    # one label, one row (two classes): which of the two it is must be said
+    with pytest.raises(ValueError, match="1 distinct label but coef is for 2"):
+        logistic_objective(X[:5], np.ones(5), coef[:1], intercept[:1])
+    assert np.isfinite(
+        logistic_objective(X[:5], np.ones(5), coef[:1], intercept[:1], classes=[0, 1])
+    )

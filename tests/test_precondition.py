@@ -30,6 +30,24 @@ def test_the_diagonal_is_the_inverse_curvature_of_each_column():
     np.testing.assert_allclose(P[:3, 0], expected, rtol=1e-12)
     assert P[3, 0] == 1.0  # the intercept: its column of ones, no penalty
     assert diagonal(X.astype(np.float32), False, np.float32).dtype == np.float32
+    # a column of zeros (no curvature, no L2 part): left at 1, not 1 / 0
+    Z = np.hstack([X, np.zeros((300, 1))])
+    np.testing.assert_array_equal(diagonal(Z, True, np.float64)[3:, 0], [1.0, 1.0])
+
+
+def test_a_constant_column_spreads_the_scales_only_beyond_the_intercepts():
+    # Beside the intercept, a constant column smaller than 1 moves the
+    # predictions along the intercept's direction (no spread); a larger one
+    # raises the curvature (see _advice.spread). Without an intercept, each
+    # counts by its scale.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    small, large = X.copy(), X.copy()
+    small[:, 0] = 0.01
+    large[:, 0] = 100.0
+    assert diagonal(small, True, np.float64) is None
+    assert diagonal(small, False, np.float64) is not None
+    assert diagonal(large, True, np.float64) is not None
 
 
 @pytest.mark.parametrize("load", [load_breast_cancer, load_digits, load_wine])
