@@ -90,9 +90,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         Whether to fit an (unpenalised) intercept.
     class_weight : dict or 'balanced', default=None
         Weights by class (finite, non-negative; a class left out weighs 1),
-        multiplying ``sample_weight``. ``'balanced'`` uses
-        ``n_samples / (n_classes * np.bincount(y))`` (weighted); it is not
-        supported by :meth:`partial_fit`.
+        multiplying ``sample_weight``. ``'balanced'``: ``n_samples / (n_classes
+        * np.bincount(y))`` (weighted); not supported by :meth:`partial_fit`.
     solver : 'auto', str or Solver, default='auto'
         ``'auto'`` picks, for each call, the quickest way to the certificate:
         in :meth:`fit` ``'newton'`` on raw features (dense columns over 10
@@ -192,6 +191,7 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
     warm_start : bool, default=False
         Start :meth:`fit` from the current ``coef_`` and ``intercept_``. The
         solver state and step count start afresh, as in ``MLPClassifier``.
+        Where the classes or features changed, from zero, with a warning.
     average : bool, default=True
         Where neither the certificate nor a validation score picks the point
         to return, that is in :meth:`partial_fit` and in a :meth:`fit` with

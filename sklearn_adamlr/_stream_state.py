@@ -1,6 +1,7 @@
 """What ``partial_fit`` needs to resume, in one object, and where a call starts."""
 
 import copy
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,6 +159,16 @@ def start_stream(estimator, solver, inputs, incremental, first_call):
         params = pack(estimator, inputs.X.dtype)
     else:
         params = np.zeros((n_params, k), dtype=inputs.X.dtype)
+        if not incremental and estimator.warm_start and hasattr(estimator, "coef_"):
+            # (scikit-learn's estimators raise here; the fit can go on, but
+            # not from where the user asked)
+            warnings.warn(
+                "warm_start=True, but the classes or the number of features "
+                "changed since the last fit: this fit starts from zero. Set "
+                "warm_start=False to start afresh without this warning.",
+                UserWarning,
+                stacklevel=4,
+            )
     seed = check_random_state(estimator.random_state).randint(_MAX_SEED)
     stream = StreamState(
         solver_class=type(solver),

@@ -577,7 +577,8 @@ def test_warm_start_after_the_data_changed_starts_afresh(solver, change):
     else:
         second_X, second_y = X, np.minimum(Y, 1)  # three classes, then two
     warm = AdamLogisticRegression(warm_start=True, **kw).fit(first_X, first_y)
-    warm.fit(second_X, second_y)
+    with pytest.warns(UserWarning, match="changed since the last fit: this fit"):
+        warm.fit(second_X, second_y)
     cold = AdamLogisticRegression(**kw).fit(second_X, second_y)
     assert warm.coef_.shape == cold.coef_.shape
     assert np.array_equal(warm.coef_, cold.coef_)
