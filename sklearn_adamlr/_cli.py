@@ -163,12 +163,13 @@ def compare(X, y, *, C=1.0, max_iter=1000, random_state=0):
         ``rel_gap`` to the optimum, and ``max_coef_diff`` to its
         coefficients (``LogisticRegression`` at ``tol=1e-10``, not timed);
         ``accuracy`` on the training data; ``fit_time``, of one ``fit`` after
-        a warm-up fit (which compiles numba's kernels or loads them from its
-        cache, and imports what a first fit imports), so that it times the
-        fit alone. The first row is ``LogisticRegression(C=C)`` at its
-        defaults, then ``AdamLogisticRegression(C=C)`` at its defaults
-        (``solver='auto'``, labelled with the solver it chose), then one row
-        per registered solver at its defaults.
+        a warm-up fit of one epoch on the same rows (which compiles numba's
+        kernels or loads them from its cache where the fit does, and imports
+        what a first fit imports), so that it times the fit alone. The first
+        row is ``LogisticRegression(C=C)`` at its defaults, then
+        ``AdamLogisticRegression(C=C)`` at its defaults (``solver='auto'``,
+        labelled with the solver it chose), then one row per registered
+        solver at its defaults.
 
     Examples
     --------
@@ -181,13 +182,16 @@ def compare(X, y, *, C=1.0, max_iter=1000, random_state=0):
     """
     # the warm-up: a first call compiles or loads the kernels (a cold
     # numba cache took seconds) and sklearn's first fit imports modules
-    # (lbfgs's first fit measured 0.84 s, later ones 0.008 s)
+    # (lbfgs's first fit measured 0.84 s, later ones 0.008 s). One epoch on
+    # all the rows: whether a fit runs compiled depends on them (saga on
+    # breast_cancer does, and on a few rows of each class did not: its timed
+    # fit paid the 0.17 s of loading the kernels)
     warm = _few_of_each_class(y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         LogisticRegression(C=C, max_iter=5).fit(X[warm], y[warm])
         for name in available_solvers():
-            AdamLogisticRegression(solver=name, C=C, max_iter=1).fit(X[warm], y[warm])
+            AdamLogisticRegression(solver=name, C=C, max_iter=1).fit(X, y)
     # the optimum, not timed: the reference, not a fit a user would make
     ref = LogisticRegression(C=C, tol=1e-10, max_iter=100_000).fit(X, y)
     scale = C * len(y)  # loss_curve_'s scale: the objective over C * n
@@ -351,16 +355,17 @@ def _reference(C, l1_ratio):
     return LogisticRegression(**kw)
 
 
-def _timed_fit(pipe, X, y, few):
+def _timed_fit(pipe, X, y):
     """Fit ``pipe`` after a warm-up fit; ``(seconds, ConvergenceWarning texts)``.
 
-    The warm-up on a few rows (``few``) takes out of the timed fit the
-    compilation (or loading) of numba's kernels and a first fit's imports.
+    The warm-up, one epoch on the same rows (whether a fit runs compiled
+    depends on them), takes out of the timed fit the compilation (or
+    loading) of numba's kernels and a first fit's imports.
     """
     warm = sklearn.base.clone(pipe).set_params(**{pipe.steps[-1][0] + "__max_iter": 1})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        warm.fit(X[few], y[few])
+        warm.fit(X, y)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -418,12 +423,11 @@ def _train_csv(parser, args):
     )
     reference = make_pipeline(StandardScaler(), _reference(args.C, args.l1_ratio))
     results, notes = [], []
-    few = _few_of_each_class(y_train)
     for name, pipe in (
         (f"AdamLogisticRegression ({solver})", model),
         ("sklearn LogisticRegression", reference),
     ):
-        seconds, warned = _timed_fit(pipe, X_train, y_train, few)
+        seconds, warned = _timed_fit(pipe, X_train, y_train)
         if pipe is model and solver == "auto":
             name = f"AdamLogisticRegression (auto: {model[-1].solver_})"
         # printed after the table: a fit that did not converge says so

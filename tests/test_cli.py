@@ -55,6 +55,30 @@ def test_demo_prints_the_comparison_table():
         assert 0 <= float(line.split()[2]) < 2e-4
 
 
+def test_the_demos_warm_up_fits_decide_on_compiling_as_the_timed_fits(monkeypatch):
+    # Whether a fit runs compiled depends on its rows (_kernels.pays): a
+    # warm-up on a few rows of each class left saga's timed fit on
+    # breast_cancer to load the kernels (0.17 s of a 5 ms fit). Each of our
+    # fits, warm-up or timed, is asked on all the rows.
+    from sklearn.datasets import load_iris
+
+    from sklearn_adamlr import _cli, available_solvers
+    from sklearn_adamlr._kernels import pays
+
+    rows = []
+
+    def rule(problem, *args):
+        rows.append(problem.n_samples)
+        return False  # the numpy path: nothing to compile here
+
+    monkeypatch.setattr(pays, "pays", rule)
+    X, y = load_iris(return_X_y=True)
+    _cli.compare(X, y, max_iter=20)
+    # a warm-up and a timed fit per solver, the default's fit (and hand-overs)
+    assert len(rows) >= 2 * len(available_solvers()) + 1
+    assert set(rows) == {len(y)}
+
+
 def test_demo_says_which_kernels_run(monkeypatch):
     # without numba saga's numpy steps take seconds: the demo says why
     from sklearn_adamlr import _cli, _kernels
