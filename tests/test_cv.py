@@ -211,6 +211,37 @@ def test_metadata_routes_to_the_splitter_and_the_scorer():
         AdamLogisticRegressionCV(Cs=3).fit(X, Y, groups=groups)
 
 
+def test_score_is_the_scoring_of_the_refit_model():
+    import sklearn
+    from sklearn.metrics import get_scorer, log_loss
+
+    sw = np.random.RandomState(1).exponential(size=len(Y))
+    est = AdamLogisticRegressionCV(Cs=3, cv=CV, scoring="neg_log_loss").fit(X, Y)
+    proba = est.predict_proba(X)
+    assert est.score(X, Y) == pytest.approx(-log_loss(Y, proba), rel=1e-12)
+    weighted = -log_loss(Y, proba, sample_weight=sw)
+    assert est.score(X, Y, sample_weight=sw) == pytest.approx(weighted, rel=1e-12)
+    assert abs(weighted + log_loss(Y, proba)) > 1e-3  # the weights matter here
+    # the default: accuracy
+    default = AdamLogisticRegressionCV(Cs=3, cv=CV).fit(X, Y)
+    right = default.predict(X) == Y
+    assert default.score(X, Y) == right.mean()
+    assert default.score(X, Y, sample_weight=sw) == pytest.approx(
+        np.average(right, weights=sw), rel=1e-12
+    )
+    # routed: score's weights reach a scorer that asks for them, and no other
+    with sklearn.config_context(enable_metadata_routing=True):
+        est.set_params(
+            scoring=get_scorer("neg_log_loss").set_score_request(sample_weight=True)
+        )
+        assert est.score(X, Y, sample_weight=sw) == pytest.approx(weighted, rel=1e-12)
+        # the default scorer (accuracy) routed as well
+        assert default.score(X, Y) == right.mean()
+    # without routing, other metadata are refused, as scikit-learn's are
+    with pytest.raises(ValueError, match="score"):
+        est.score(X, Y, groups=np.zeros(len(Y)))
+
+
 @pytest.mark.parametrize("load", [load_breast_cancer, load_wine])
 def test_held_out_accuracy_matches_logistic_regression_cv(load):
     from sklearn.model_selection import train_test_split
