@@ -280,3 +280,132 @@ def test_the_folds_certify_at_the_first_order_share_and_the_refit_at_its_own(
     est = AdamLogisticRegressionCV(Cs=[0.1, 1.0], cv=CV).fit(X, Y)
     assert est.solver_ == "newton"
     assert shares == [1e-4] * 10 + [1e-8]
+
+
+# ------------------------------------- the search's settings reach its fits
+# (a mutation run over _cv.py and _path.py found each of them unchecked)
+
+
+def test_class_weight_is_the_sample_weight_of_each_class():
+    cw = {0: 3.0, 1: 0.5}
+    by_class = AdamLogisticRegressionCV(Cs=3, cv=CV, class_weight=cw).fit(X, Y)
+    weighted = AdamLogisticRegressionCV(Cs=3, cv=CV).fit(
+        X, Y, sample_weight=np.where(Y == 0, 3.0, 0.5)
+    )
+    np.testing.assert_allclose(by_class.coefs_paths_, weighted.coefs_paths_, atol=1e-12)
+    np.testing.assert_allclose(by_class.coef_, weighted.coef_, atol=1e-12)
+    plain = AdamLogisticRegressionCV(Cs=3, cv=CV).fit(X, Y)
+    assert np.abs(plain.coefs_paths_ - by_class.coefs_paths_).max() > 0.1
+
+
+def test_fit_intercept_solver_and_tol_reach_the_fits():
+    est = AdamLogisticRegressionCV(Cs=3, cv=CV, fit_intercept=False).fit(X, Y)
+    assert est.coefs_paths_.shape == (5, 1, 3, 1, X.shape[1])
+    assert np.all(est.intercept_ == 0)
+    # the refit lands on the optimum without an intercept (measured 5e-9 above
+    # a fit at tol=1e-10, in objective)
+    best = AdamLogisticRegression(C=est.C_, fit_intercept=False, tol=1e-10).fit(X, Y)
+    values = [
+        logistic_objective(X, Y, m.coef_, np.zeros(1), C=est.C_) for m in (est, best)
+    ]
+    assert values[0] == pytest.approx(values[1], rel=1e-8)
+    est = AdamLogisticRegressionCV(Cs=[0.1, 1.0], cv=CV, solver="gd").fit(X, Y)
+    assert est.solver_ == "gd"
+    # a tighter tol: more epochs for every path (measured 102 and 131 in all
+    # at 1e-2 and 1e-8 on 3 Cs)
+    loose = AdamLogisticRegressionCV(Cs=3, cv=CV, tol=1e-2).fit(X, Y)
+    tight = AdamLogisticRegressionCV(Cs=3, cv=CV, tol=1e-8).fit(X, Y)
+    assert tight.n_iter_.sum() > 1.2 * loose.n_iter_.sum()
+
+
+def test_a_stochastic_solvers_search_is_reproducible():
+    kw = dict(Cs=[0.1, 1.0], cv=3, solver="adam", random_state=0, max_iter=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarningType)
+        one = AdamLogisticRegressionCV(**kw).fit(X, Y)
+        two = AdamLogisticRegressionCV(**kw).fit(X, Y)
+        other = AdamLogisticRegressionCV(**{**kw, "random_state": 1}).fit(X, Y)
+    np.testing.assert_array_equal(one.coefs_paths_, two.coefs_paths_)
+    np.testing.assert_array_equal(one.coef_, two.coef_)
+    assert not np.array_equal(one.coefs_paths_, other.coefs_paths_)
+
+
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ({"Cs": [0.0, 1.0]}, "Cs must be positive"),
+        ({"l1_ratios": [1.5]}, r"l1_ratios must be values in \[0, 1\]"),
+        ({"l1_ratios": [-0.1]}, r"l1_ratios must be values in \[0, 1\]"),
+        ({"l1_ratios": []}, r"l1_ratios must be values in \[0, 1\]"),
+    ],
+)
+def test_a_grid_outside_the_parameters_domain_is_refused(grid, message):
+    with pytest.raises(ValueError, match=message):
+        AdamLogisticRegressionCV(cv=3, **grid).fit(X, Y)
+
+
+def test_float32_data_stay_float32():
+    est = AdamLogisticRegressionCV(Cs=3, cv=CV).fit(X.astype(np.float32), Y)
+    assert est.coefs_paths_.dtype == est.coef_.dtype == np.float32
+
+
+def test_the_path_starts_each_fit_from_its_neighbours(monkeypatch):
+    # From the third C on, the start is the last two solutions' line
+    # extrapolated in log C; the refit starts from the folds' mean at the
+    # chosen C; raw features take fit's preconditioner (lbfgs)
+    from sklearn_adamlr import _cv, _path
+
+    starts, preconds = [], []
+    original = _path.fresh_run
+
+    def fresh_run(template, problem, solver, params, **kw):
+        starts.append(params.copy())
+        preconds.append(problem.precond)
+        return original(template, problem, solver, params, **kw)
+
+    monkeypatch.setattr(_path, "fresh_run", fresh_run)
+    Cs = np.array([0.01, 0.1, 1.0, 10.0])
+    loss_target = Y.astype(float)
+    from sklearn_adamlr._loss import loss_for
+
+    path = fit_path(AdamLogisticRegression(), X, loss_target, None, loss_for(2), 2,
+                    Cs, 0.0)  # fmt: skip
+    fits = path.params
+    np.testing.assert_array_equal(starts[0], 0.0)
+    np.testing.assert_array_equal(starts[1], fits[0])
+    for i in (2, 3):
+        ratio = np.log(Cs[i] / Cs[i - 1]) / np.log(Cs[i - 1] / Cs[i - 2])
+        expected = fits[i - 1] + ratio * (fits[i - 1] - fits[i - 2])
+        np.testing.assert_allclose(starts[i], expected, rtol=1e-12, atol=1e-15)
+    assert all(p is None for p in preconds)  # standardized: none
+    # raw breast_cancer under lbfgs: the preconditioner at every C
+    raw, y = load_breast_cancer(return_X_y=True)
+    preconds.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarningType)
+        fit_path(AdamLogisticRegression(solver="lbfgs", max_iter=3), raw,
+                 y.astype(float), None, loss_for(2), 2, Cs[:2], 0.0)  # fmt: skip
+    assert len(preconds) == 2 and all(p is not None for p in preconds)
+    # the refit: from the mean of the folds' solutions at the chosen C
+    calls = []
+    original_path = _cv.fit_path
+
+    def spy(*args, **kw):
+        calls.append(kw.get("start"))
+        return original_path(*args, **kw)
+
+    monkeypatch.setattr(_cv, "fit_path", spy)
+    est = AdamLogisticRegressionCV(Cs=3, cv=CV).fit(X, Y)
+    best = int(np.argmax(est.scores_.mean(axis=0).ravel()))
+    mean = est.coefs_paths_[:, 0, best, 0].mean(axis=0)
+    np.testing.assert_allclose(calls[-1].ravel(), mean, rtol=1e-12)
+    assert all(start is None for start in calls[:-1])  # the folds' paths
+
+
+def test_the_warning_counts_the_fits_that_stopped_short():
+    # 3 folds x 3 Cs and the refit, none certified in one epoch
+    with pytest.warns(ConvergenceWarningType, match="^10 of the search's fits"):
+        AdamLogisticRegressionCV(Cs=3, cv=3, max_iter=1).fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarningType)
+        AdamLogisticRegressionCV(Cs=3, cv=3).fit(X, Y)

@@ -176,3 +176,75 @@ def test_a_failed_finish_changes_nothing(monkeypatch):
     with pytest.raises(RuntimeError, match="full-batch solver failed"):
         est.fit(X[::-1], y[::-1])
     assert pickle.dumps(est) == before
+
+
+def _handed_at(X, y, capsys, **params):
+    """The epoch whose stall handed over, from the verbose log."""
+    AdamLogisticRegression(solver="adam", random_state=0, verbose=1, **params).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    (note,) = [i for i, line in enumerate(lines) if "hand over" in line]
+    return int(lines[note + 1].split(",")[0].split()[1])
+
+
+def test_the_finish_keeps_to_max_iter_and_reports_the_fits_start(capsys):
+    # one full-batch epoch left: the fit stops at max_iter in all, and its
+    # warning quotes the objective where the minibatch steps started
+    # (log 2 at zero)
+    X, y = standardized(load_breast_cancer)
+    handed_at = _handed_at(X, y, capsys)
+    with pytest.warns(ConvergenceWarning, match=r"from 0\.693147 at the start"):
+        est = AdamLogisticRegression(
+            solver="adam", random_state=0, max_iter=handed_at + 1
+        ).fit(X, y)
+    assert est.solver_ == "adam+lbfgs"
+    assert est.n_iter_ == len(est.loss_curve_) == handed_at + 1
+
+
+def test_the_finish_follows_auto_on_a_weak_penalty():
+    # 1 / (C n) below 1e-4 on small data: 'auto' takes newton, so does the
+    # finish (see _auto.WEAK_PENALTY)
+    X, y = standardized(load_breast_cancer)
+    est = _fit(X, y, solver="adam", C=1e4)
+    assert est.solver_ == "adam+newton"
+    assert est.optimality_ <= est.tol
+
+
+def test_the_finish_starts_from_the_minibatch_steps_best_point(monkeypatch):
+    from sklearn_adamlr import _estimator, _hand_over
+
+    seen = {}
+
+    def finish(estimator, inputs, problem, solver, params, first, *args):
+        seen["first"], seen["last"] = first, params.copy()
+        return _hand_over.finish(estimator, inputs, problem, solver, params, first,
+                                 *args)  # fmt: skip
+
+    def fresh_run(estimator, problem, solver, params, **kw):
+        seen["start"] = params.copy()
+        return original(estimator, problem, solver, params, **kw)
+
+    original = _hand_over.fresh_run
+    monkeypatch.setattr(_estimator, "finish", finish)
+    monkeypatch.setattr(_hand_over, "fresh_run", fresh_run)
+    X, y = standardized(load_breast_cancer)
+    _fit(X, y, solver="adam")
+    best = seen["first"].best_params
+    # the last minibatch iterate is not the best one here
+    assert best is not None and not np.array_equal(best, seen["last"])
+    np.testing.assert_array_equal(seen["start"], best)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_the_finish_is_autos_choice_for_the_same_fit(fit_intercept):
+    # uncentred columns: newton with an intercept (its coupling to their
+    # means), lbfgs without one, as a plain default fit chooses
+    X, y = standardized(load_breast_cancer)
+    X = X + 5.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        auto = AdamLogisticRegression(fit_intercept=fit_intercept).fit(X, y)
+        est = AdamLogisticRegression(
+            solver="adam", fit_intercept=fit_intercept, random_state=0
+        ).fit(X, y)
+    assert auto.solver_ == ("newton" if fit_intercept else "lbfgs")
+    assert est.solver_ == f"adam+{auto.solver_}"
