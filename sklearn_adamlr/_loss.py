@@ -456,6 +456,12 @@ def model_arrays(X, y, coef, intercept, sample_weight, classes):
             )
     else:
         classes = np.asarray(classes)
+        if np.any(classes[1:] <= classes[:-1]):
+            # (the labels are encoded by their positions in it, searchsorted)
+            raise ValueError(
+                f"classes must be sorted and unique, as a fitted model's "
+                f"classes_; got {classes.tolist()}."
+            )
         unknown = np.setdiff1d(np.unique(y), classes)
         if len(classes) != n_classes or len(unknown):
             raise ValueError(

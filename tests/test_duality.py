@@ -271,6 +271,9 @@ def test_classes_absent_from_y_keep_their_rows():
             f(X[keep], y[keep], coef, intercept)
         with pytest.raises(ValueError, match=r"not in it: \[2\]"):
             f(X[keep], y[keep], coef[:2], intercept[:2], classes=[0, 1])
+    # the labels' positions in classes: sorted, as classes_ is
+    with pytest.raises(ValueError, match="sorted and unique"):
+        logistic_objective(X, y, coef, intercept, classes=[2, 1, 0])
     # one label, one row (two classes): which of the two it is must be said
     with pytest.raises(ValueError, match="1 distinct label but coef is for 2"):
         logistic_objective(X[:5], np.ones(5), coef[:1], intercept[:1])
