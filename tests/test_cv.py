@@ -137,6 +137,9 @@ def test_refit_false_averages_the_folds():
     assert est.C_ == pytest.approx(est.Cs_[best].mean())
     mean = est.coefs_paths_[np.arange(5), 0, best, 0, :-1].mean(axis=0)
     np.testing.assert_allclose(est.coef_[0], mean)
+    # the pair's other half and the folds' solver, without a refit
+    assert est.l1_ratio_ == 0.0
+    assert est.solver_ == "newton"
 
 
 def test_a_failed_fit_changes_nothing():
@@ -409,3 +412,15 @@ def test_the_warning_counts_the_fits_that_stopped_short():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarningType)
         AdamLogisticRegressionCV(Cs=3, cv=3).fit(X, Y)
+
+
+def test_an_l1_path_under_a_weak_penalty_takes_fista_not_newton():
+    # (see _auto's path rule: newton's coordinate descent crawls there)
+    from sklearn_adamlr._loss import loss_for
+
+    Cs = np.array([1.0, 1e4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarningType)
+        path = fit_path(AdamLogisticRegression(max_iter=3), X, Y.astype(float),
+                        None, loss_for(2), 2, Cs, 1.0)  # fmt: skip
+    assert path.solvers == ["newton", "gd"]
