@@ -233,3 +233,51 @@ def test_a_fit_reads_the_columns_moments_once(monkeypatch):
             est = AdamLogisticRegression(solver=solver).fit(Xs, y)
         assert reads == [X.shape, X.shape]  # one for each fit
         assert est._stream.solver_state.precond is not None or not raw
+
+
+# ------------------------------------------- the rules at their boundaries
+# (a mutation run over _auto.py left each of these unchecked)
+
+
+def _columns(n_features, n_rows=60):
+    return np.random.RandomState(0).normal(size=(n_rows, n_features))
+
+
+def test_a_path_takes_newton_up_to_the_matrix_form():
+    # (n_features + 1) * n_outputs parameters: 500 is the matrix form's last
+    X = _columns(99)
+    assert (X.shape[1] + 1) * 5 == MATRIX_MAX
+    assert choose_solver(0.0, False, X, True, 5, path=True) == "newton"
+    assert choose_solver(0.0, False, _columns(100), True, 5, path=True) == "lbfgs"
+    # standardized digits: 65 x 10 = 650 parameters, beyond it
+    digits, _ = standardized(load_digits)
+    assert choose_solver(0.0, False, digits, True, 10, path=True) == "lbfgs"
+    assert choose_solver(0.0, False, digits, True, 3, path=True) == "newton"
+    # not on a path, the same data and penalty: lbfgs
+    assert choose_solver(0.0, False, X, True, 5, alpha=1e-2) == "lbfgs"
+
+
+@pytest.mark.parametrize(
+    "n_outputs, alpha, expected",
+    [
+        (1, 1e-2, "newton"),  # two classes, not weak: proximal Newton
+        (1, 1e-5, "gd"),  # two classes under a weak penalty: FISTA
+        (3, 1e-2, "gd"),  # more classes: FISTA
+    ],
+)
+def test_a_paths_l1_part_takes_newton_only_for_two_classes_not_weak(
+    n_outputs, alpha, expected
+):
+    X = _columns(5)
+    assert choose_solver(1.0, False, X, True, n_outputs, True, alpha) == expected
+
+
+def test_the_weak_penalty_rule_at_its_boundaries():
+    X = _columns(5)
+    # alpha strictly below WEAK_PENALTY (1e-4), at most SMALL_ROWS rows
+    assert choose_solver(0.0, False, X, True, 1, alpha=0.99e-4) == "newton"
+    assert choose_solver(0.0, False, X, True, 1, alpha=1e-4) == "lbfgs"
+    rows = np.random.RandomState(2).normal(size=(SMALL_ROWS, 5))
+    assert choose_solver(0.0, False, rows, True, 1, alpha=1e-5) == "newton"
+    more = np.vstack([rows, rows[:1]])
+    assert choose_solver(0.0, False, more, True, 1, alpha=1e-5) == "lbfgs"
