@@ -219,6 +219,7 @@ def _spy_samples(monkeypatch):
         (1100, "blocks", True),
         (1100, "samples", False),
         (1023, True, False),  # fewer than RUNS_MIN runs of 16 rows
+        (1024, True, True),  # RUNS_MIN runs exactly
         (1100, False, False),
     ],
 )

@@ -784,6 +784,22 @@ def test_a_shuffled_epoch_of_dense_rows_visits_runs_of_rows():
         assert breaks >= n // MINIBATCH_RUN // 2
 
 
+def test_an_epochs_plan_gathers_a_permutation_or_runs_as_asked():
+    # gather: a permutation of the samples by default (run=1, what the dask
+    # blocks ask), runs of `run` consecutive rows above 1
+    from sklearn_adamlr._plan import batches, epoch_plan, run_order
+
+    n, b = 1000, 64
+    bounds = batches(n, b)
+    _, _, order = epoch_plan(np.random.RandomState(0), bounds, n, b, True, False)
+    np.testing.assert_array_equal(order, np.random.RandomState(0).permutation(n))
+    _, _, order = epoch_plan(
+        np.random.RandomState(0), bounds, n, b, True, False, run=2
+    )  # fmt: skip
+    np.testing.assert_array_equal(order, run_order(np.random.RandomState(0), n, 2))
+    assert np.count_nonzero(np.diff(order) == 1) >= n // 2 - 2
+
+
 def test_label_sorted_rows_reach_the_shuffled_certificate_in_runs():
     Xl, yl = make_classification(n_samples=20_000, n_features=20, random_state=0)
     order = np.argsort(yl, kind="stable")
