@@ -232,7 +232,7 @@ def test_score_is_the_scoring_of_the_refit_model():
     assert default.score(X, Y, sample_weight=sw) == pytest.approx(
         np.average(right, weights=sw), rel=1e-12
     )
-    # routed: score's weights reach a scorer that asks for them, and no other
+    # routed: score's weights reach a scorer that asks for them
     with sklearn.config_context(enable_metadata_routing=True):
         est.set_params(
             scoring=get_scorer("neg_log_loss").set_score_request(sample_weight=True)
