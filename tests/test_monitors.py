@@ -766,3 +766,50 @@ def test_near_the_optimum_the_newton_step_is_asked_for_where_it_is_a_direct_solv
     loop.engine._last_estimate = (params.copy(), np.ones_like(params))
     assert monitor.after_epoch(loop, _report()) is None
     assert len(asked) == 1
+
+
+# ------------------------------------ from a mutation run over _policies.py
+
+
+def test_the_averages_comparison_weighs_the_samples():
+    # Two rows: the last iterate fits the first, the average the second. With
+    # the second row's weight 1,000 times the first's, the average is the
+    # better model; unweighted, the iterate is.
+    X = np.array([[1.0], [-1.0]])
+    target = np.array([1.0, 0.0])
+    iterate = np.array([[2.0], [1.0]])  # raw predictions 3, -1
+    average = np.array([[0.5], [-1.5]])  # raw predictions -1, -2
+
+    def preferred(weights):
+        problem = Problem(X, target, weights, loss_for(2),
+                          ElasticNet(alpha=0.0, l1_ratio=0.0), True)  # fmt: skip
+        watch = IterateAverage(point=average.copy(), count=3)
+        watch.compare(problem, iterate)
+        return watch.preferred
+
+    def loss(params, weights):
+        z = (X @ params[:1] + params[1])[:, 0]
+        return float(weights @ np.logaddexp(0, -np.where(target == 1, z, -z)))
+
+    heavy = np.array([1e-3, 1.0])
+    assert loss(average, heavy) < loss(iterate, heavy)
+    assert loss(iterate, np.ones(2)) < loss(average, np.ones(2))
+    assert preferred(heavy) is True
+    assert preferred(None) is False
+
+
+def test_the_rising_loss_warning_points_at_the_users_call():
+    # RisingLossWarning's stacklevel is the first frame outside the package
+    # and scikit-learn (its fit wrapper): here, this file
+    from sklearn.datasets import load_wine
+
+    from sklearn_adamlr import AdamLogisticRegression
+
+    X, y = standardized(load_wine)
+    est = AdamLogisticRegression(solver="adam", learning_rate=1.0, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, y)  # the line the warning must name
+    rising = [w for w in caught if w.category is RisingLossWarning]
+    assert rising
+    assert all(os.path.samefile(w.filename, __file__) for w in rising)
