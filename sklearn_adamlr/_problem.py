@@ -208,11 +208,10 @@ def auto_learning_rate(solver, smoothness, batch_size, certified=True):
     if not (np.isfinite(rate) and rate > 0):
         raise ValueError(
             "learning_rate='auto' (the default) could not be computed before "
-            "epoch 1: the "
-            "features are too large for the smoothness constant of the loss "
-            f"to be finite (got a step of {rate!r}). Scale the features, e.g. "
-            "with sklearn.preprocessing.StandardScaler, or pass a float "
-            "learning_rate."
+            "epoch 1: the features are too large for the smoothness constant "
+            f"of the loss to be finite (got a step of {rate!r}). Scale the "
+            "features, e.g. with sklearn.preprocessing.StandardScaler, or pass "
+            "a float learning_rate."
         )
     return rate
 

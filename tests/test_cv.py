@@ -18,6 +18,7 @@ from sklearn_adamlr import (
     AdamLogisticRegressionCV,
     logistic_objective,
 )
+from sklearn_adamlr._loss import loss_for
 from sklearn_adamlr._path import fit_path
 
 X, Y = standardized(load_breast_cancer)
@@ -92,8 +93,6 @@ def test_warm_starts_take_fewer_epochs_than_cold_fits():
     Cs = np.logspace(-4, 4, 10)
     template = AdamLogisticRegression()
     loss_target = Y.astype(float)
-    from sklearn_adamlr._loss import loss_for
-
     loss = loss_for(2)
     warm = fit_path(template, X, loss_target, None, loss, 2, Cs, 0.0)
     assert warm.solvers == ["newton"] * 10  # a path's rule (see _auto)
@@ -369,8 +368,6 @@ def test_the_path_starts_each_fit_from_its_neighbours(monkeypatch):
     monkeypatch.setattr(_path, "fresh_run", fresh_run)
     Cs = np.array([0.01, 0.1, 1.0, 10.0])
     loss_target = Y.astype(float)
-    from sklearn_adamlr._loss import loss_for
-
     path = fit_path(AdamLogisticRegression(), X, loss_target, None, loss_for(2), 2,
                     Cs, 0.0)  # fmt: skip
     fits = path.params
@@ -416,8 +413,6 @@ def test_the_warning_counts_the_fits_that_stopped_short():
 
 def test_an_l1_path_under_a_weak_penalty_takes_fista_not_newton():
     # (see _auto's path rule: newton's coordinate descent crawls there)
-    from sklearn_adamlr._loss import loss_for
-
     Cs = np.array([1.0, 1e4])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarningType)

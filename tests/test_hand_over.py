@@ -131,13 +131,20 @@ def test_no_epoch_left_for_the_finish_keeps_the_minibatch_result():
     assert est.solver_ == "adam" and est.n_iter_ == 3
 
 
-def test_a_hand_over_at_the_last_epoch_keeps_the_minibatch_result(capsys):
-    X, y = standardized(load_breast_cancer)
+def _handed_at(X, y, capsys):
+    """The epoch whose stall handed over, from the verbose log.
+
+    (its notes print before its line)
+    """
     AdamLogisticRegression(solver="adam", random_state=0, verbose=1).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     (note,) = [i for i, line in enumerate(lines) if "hand over" in line]
-    # the epoch whose stall handed over: its notes print before its line
-    handed_at = int(lines[note + 1].split(",")[0].split()[1])
+    return int(lines[note + 1].split(",")[0].split()[1])
+
+
+def test_a_hand_over_at_the_last_epoch_keeps_the_minibatch_result(capsys):
+    X, y = standardized(load_breast_cancer)
+    handed_at = _handed_at(X, y, capsys)
     with pytest.warns(ConvergenceWarning):
         est = AdamLogisticRegression(
             solver="adam", random_state=0, max_iter=handed_at
@@ -176,14 +183,6 @@ def test_a_failed_finish_changes_nothing(monkeypatch):
     with pytest.raises(RuntimeError, match="full-batch solver failed"):
         est.fit(X[::-1], y[::-1])
     assert pickle.dumps(est) == before
-
-
-def _handed_at(X, y, capsys, **params):
-    """The epoch whose stall handed over, from the verbose log."""
-    AdamLogisticRegression(solver="adam", random_state=0, verbose=1, **params).fit(X, y)
-    lines = capsys.readouterr().out.splitlines()
-    (note,) = [i for i, line in enumerate(lines) if "hand over" in line]
-    return int(lines[note + 1].split(",")[0].split()[1])
 
 
 def test_the_finish_keeps_to_max_iter_and_reports_the_fits_start(capsys):
