@@ -1,7 +1,6 @@
 """``AdamLogisticRegressionCV``: ``C`` and ``l1_ratio`` chosen along warm paths."""
 
 import numbers
-import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -28,6 +27,7 @@ from ._loss import loss_for, raw_prediction
 from ._path import fit_path
 from ._predict import LinearPredictions
 from ._stream_state import unpack
+from ._warn import warn_user
 
 
 class AdamLogisticRegressionCV(LinearPredictions, ClassifierMixin, BaseEstimator):
@@ -304,13 +304,12 @@ n_features + fit_intercept)
             self.solver_ = solvers
         self.coef_, self.intercept_ = unpack(params, d, self.fit_intercept)
         if not_converged:
-            warnings.warn(
+            warn_user(
                 f"{not_converged} of the search's fits stopped at "
                 f"max_iter={self.max_iter} before their certificate (the "
                 "weakest penalties' are the slowest): increase max_iter, or "
                 "leave out the largest Cs.",
                 ConvergenceWarning,
-                stacklevel=2,
             )
         return self
 

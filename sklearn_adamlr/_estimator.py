@@ -2,7 +2,6 @@
 
 import functools
 import numbers
-import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -27,6 +26,7 @@ from ._problem import Problem, step_size
 from ._schedules import SCHEDULES, make_schedule
 from ._stream_state import start_stream, unpack
 from ._training import train
+from ._warn import warn_user
 from .solvers import get_solver
 
 
@@ -439,10 +439,8 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
                 X, y, sample_weight, classes=None, incremental=False
             )
         if self.tol is not None and not (result.converged or result.requested_stop):
-            warnings.warn(
-                not_converged_message(self, result, X, returned),
-                ConvergenceWarning,
-                stacklevel=2,
+            warn_user(
+                not_converged_message(self, result, X, returned), ConvergenceWarning
             )
         return self
 

@@ -3,13 +3,11 @@
 Each is one monitor (:mod:`sklearn_adamlr._monitors`).
 """
 
-import sys
-import warnings
-
 import numpy as np
 
 from ._loss import raw_prediction
 from ._monitors import Monitor, Stop
+from ._warn import warn_user
 
 
 class RisingLossWarning(UserWarning):
@@ -258,17 +256,7 @@ class RisingLossWatch(Monitor):
 
 def _warn_rising(message):
     """Emit a RisingLossWarning, pointing at the first frame outside the package."""
-    warnings.warn(message, RisingLossWarning, stacklevel=_user_stacklevel())
-
-
-def _user_stacklevel():
-    """The ``stacklevel`` of the first caller outside this package (and sklearn)."""
-    frame, level = sys._getframe(2), 2
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(
-        ("sklearn_adamlr", "sklearn.")
-    ):
-        frame, level = frame.f_back, level + 1
-    return level
+    warn_user(message, RisingLossWarning)
 
 
 class VerboseLog(Monitor):

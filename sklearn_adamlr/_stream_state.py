@@ -1,13 +1,13 @@
 """What ``partial_fit`` needs to resume, in one object, and where a call starts."""
 
 import copy
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_random_state
 
 from ._policies import IterateAverage
+from ._warn import warn_user
 from .solvers._base import capabilities_of
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -162,12 +162,11 @@ def start_stream(estimator, solver, inputs, incremental, first_call):
         if not incremental and estimator.warm_start and hasattr(estimator, "coef_"):
             # (scikit-learn's estimators raise here; the fit can go on, but
             # not from where the user asked)
-            warnings.warn(
+            warn_user(
                 "warm_start=True, but the classes or the number of features "
                 "changed since the last fit: this fit starts from zero. Set "
                 "warm_start=False to start afresh without this warning.",
                 UserWarning,
-                stacklevel=4,
             )
     seed = check_random_state(estimator.random_state).randint(_MAX_SEED)
     stream = StreamState(

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 from scipy import sparse
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_adamlr import (
@@ -519,6 +519,38 @@ def test_rising_loss_warns_and_names_the_learning_rate(solver):
     curve = np.array(est.loss_curve_)
     assert np.isfinite(curve).all() and np.isfinite(est.coef_).all()
     assert (np.diff(curve[-5:]) > 0).all() and curve[-1] > 1.01 * curve.min()
+
+
+def _unconverged_fits():
+    """Calls that warn, each named by its warning: fit, a pipeline, searches."""
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    short = AdamLogisticRegression(max_iter=2)
+    search = GridSearchCV(short, {"C": [1.0]}, cv=2)
+    path = AdamLogisticRegressionCV(Cs=2, cv=2, max_iter=2)
+    warm = AdamLogisticRegression(warm_start=True, tol=None).fit(X, Y)
+    return [
+        (ConvergenceWarning, lambda: short.fit(X, Y)),
+        (ConvergenceWarning, lambda: make_pipeline(short).fit(X, Y)),
+        (ConvergenceWarning, lambda: search.fit(X, Y)),
+        (ConvergenceWarning, lambda: path.fit(X, Y)),
+        (UserWarning, lambda: warm.fit(X[:, :2], Y)),
+    ]
+
+
+def test_warnings_name_the_users_line_not_the_packages():
+    # A fixed stacklevel named scikit-learn's fit wrapper (sklearn/base.py),
+    # whatever the user's call; each warning now names the first frame
+    # outside the package, scikit-learn and joblib: here, the lambdas above.
+    for category, call in _unconverged_fits():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        named = [w for w in caught if w.category is category]
+        assert named, category
+        assert {w.filename for w in named} == {__file__}, call
+        assert {w.lineno for w in named} == {call.__code__.co_firstlineno}
 
 
 # With n <= 200 the default minibatch is one full batch with Nesterov momentum
