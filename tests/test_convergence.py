@@ -100,12 +100,14 @@ def fit_default(name, solver, C, weighted, raw=False, **params):
 def test_default_fit_reaches_the_optimum_without_a_warning(solver, name, C, weighted):
     gap, caught, est = fit_default(name, solver, C, weighted)
     assert gap >= -1e-6  # lbfgs at tol=1e-12 is the optimum
-    # Every one certifies. Measured: the worst gaps are 4.6e-4 (gd) and
-    # 3.3e-4 (lbfgs), on digits at C=1; the stochastic solvers end below
-    # 1e-4 (minibatch's two digits fits at C=1 stopped at max_iter with gaps
-    # of 1.1e-3 and 2.0e-3 before its full-batch secant step, see
-    # MinibatchSGD.secant_step).
-    assert gap <= 1e-3
+    # Every one certifies, its gap estimate within 1e-4 of the objective
+    # (FIRST_ORDER_GAP_SHARE). Measured on 0953924 (random_state=0): the
+    # worst gaps 9.6e-5 (saga) and 9.1e-5 (gd), on weighted digits at C=1;
+    # lbfgs and 'auto' 8.4e-6, adam 1.1e-5, minibatch 7.8e-6 (weighted wine
+    # at C=1), newton 5.9e-9. saga's worst over random_state 0 to 7 on
+    # weighted digits and wine at C=1: 9.6e-5. (Before the gap estimate:
+    # 4.6e-4 for gd and 3.3e-4 for lbfgs.)
+    assert gap <= 2e-4
     assert not caught, [str(w.message) for w in caught]
     assert est.optimality_ <= est.tol
     assert est.n_iter_ < est.max_iter
