@@ -805,7 +805,7 @@ def test_the_line_search_weighs_the_samples():
     def value(p, weights):
         return objective(X, y, p[:-1].T, p[-1], C, weights)
 
-    def reference(weights):
+    def reference(weights, step=step):
         slope = float(np.vdot(_gradient(X, y, params, C, weights, True), step))
         start = value(params, weights)
         for halvings in range(40):
@@ -827,6 +827,14 @@ def test_the_line_search_weighs_the_samples():
     assert loss_sum / sw.sum() + penalty == pytest.approx(
         value(accepted, sw), rel=1e-12
     )
+    # 100 times the Newton step: the decrease asked shrinks with alpha, so a
+    # far step is shortened, not refused (asking 1e-4 / alpha of the slope,
+    # a mutant that lived, found no step here)
+    far = 12.5 * step
+    assert reference(sw, far) == (1 / 64, 6)
+    assert _newton_hessian_module.line_search(
+        problem, params, raw, grad, far, value(params, sw)
+    )[1:] == (1 / 64, 6)
     # along a direction that does not descend, however slightly: no step
     assert _newton_hessian_module.line_search(
         problem, params, raw, grad, -1e-6 * step, value(params, sw)
