@@ -246,6 +246,37 @@ def test_a_certified_full_batch_fit_matches_the_reference(monkeypatch, solver):
     np.testing.assert_allclose(compiled.coef_, reference.coef_, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["gd", "lbfgs"])
+def test_a_full_batch_epochs_loss_and_penalty_are_at_one_point(monkeypatch, solver):
+    # loss_curve_[i] is the objective where epoch i took its gradient: the
+    # loss there plus the penalty there, not after the update (a mutant that
+    # took the penalty after it lived). Epoch 0's point is the zero start;
+    # FISTA's second is its first iterate (no momentum yet).
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 4))
+    y = (X[:, 0] + rng.normal(size=80) > 0).astype(int)
+    C = 0.5
+
+    def scaled_objective(coef, intercept):
+        z = X @ coef.ravel() + intercept[0]
+        loss = np.mean(np.logaddexp(0, z) - y * z)
+        return loss + (coef**2).sum() / (2 * C * len(y))
+
+    def fitted(max_iter):
+        kw = dict(solver=solver, C=C, tol=None, max_iter=max_iter)
+        return AdamLogisticRegression(**kw).fit(X, y)
+
+    curve = fitted(3).loss_curve_
+    assert curve[0] == pytest.approx(np.log(2.0), rel=1e-15)
+    if solver == "gd":
+        first = fitted(1)
+        expected = scaled_objective(first.coef_, first.intercept_)
+        # the penalty there is no rounding: measured 0.014
+        assert (first.coef_**2).sum() / (2 * C * len(y)) > 0.01
+        assert curve[1] == pytest.approx(expected, rel=1e-12)
+
+
 # A module-level name that specialise fixes per variant (see _pick).
 FLAG = None
 

@@ -264,6 +264,30 @@ def test_lazy_updates_leave_absent_features_alone(solver):
     assert not np.array_equal(est.coef_[:, 25:], before[:, 25:])
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize(
+    "solver", [s for s in LAZY if not get_solver(s).capabilities.linear]
+)
+def test_a_chunk_of_empty_rows_moves_no_coefficient(monkeypatch, solver, compiled):
+    # Without an intercept, minibatches of empty rows touch no parameter: a
+    # lazy step moves none (a full step would, by the moments left from the
+    # first chunk; a mutant that took it at zero touched rows lived). A
+    # linear solver's lazy steps are the dense ones instead, momentum
+    # included (test_linear_solvers_take_the_dense_steps_on_sparse_data).
+    if compiled and not _kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    if not compiled:
+        monkeypatch.setattr(_kernels, "AVAILABLE", False)
+    X, y = sparse_problem(n=400, d=50)
+    est = AdamLogisticRegression(solver=solver, random_state=0, fit_intercept=False)
+    est.partial_fit(X, y, classes=[0, 1])
+    before = est.coef_.copy()
+    est.partial_fit(sparse.csr_matrix(X.shape), y)
+    np.testing.assert_array_equal(est.coef_, before)
+    est.partial_fit(X, y)  # and the stream goes on
+    assert not np.array_equal(est.coef_, before)
+
+
 @needs_numba
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("fit_intercept", [True, False])
