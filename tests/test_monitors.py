@@ -427,6 +427,19 @@ def test_validation_stops_after_its_patience_and_keeps_the_best_point():
     np.testing.assert_array_equal(result.best_params, np.full((2, 1), 5.0))
 
 
+def test_validation_counts_a_score_at_best_plus_tol_as_an_improvement():
+    # scikit-learn's rule (SGDClassifier, MLPClassifier): a score below
+    # best + tol is no improvement, so at tol=0 a plateau never stops the
+    # fit, and a score of exactly best + tol resets the count
+    plateau = ValidationStop(lambda params: 0.5, tol=0.0, n_iter_no_change=2)
+    loop = SimpleNamespace(params=np.zeros(1))
+    assert all(plateau.after_epoch(loop, _report()) is None for _ in range(5))
+    scores = iter([0.5, 0.75, 0.75, 0.75])
+    steps = ValidationStop(lambda params: next(scores), tol=0.25, n_iter_no_change=2)
+    assert [steps.after_epoch(loop, _report()) for _ in range(3)] == [None] * 3
+    assert isinstance(steps.after_epoch(loop, _report()), Stop)
+
+
 def test_validation_without_tol_only_scores():
     monitor = ValidationStop(lambda params: 0.5, tol=None, n_iter_no_change=1)
     loop = SimpleNamespace(params=np.zeros(1))
