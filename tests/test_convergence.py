@@ -325,6 +325,44 @@ def test_verbose_says_when_the_batch_grows_and_the_step_halves(capsys, own_steps
     assert out.rstrip().splitlines()[-1].startswith("Converged: optimality ")
 
 
+@pytest.mark.parametrize(
+    "schedule, power_t, halvings", [("constant", 0.5, 3), ("invscaling", 0.25, 1)]
+)
+def test_a_halved_step_is_the_step_the_solver_takes(
+    capsys, monkeypatch, schedule, power_t, halvings
+):
+    # wine is one full batch: at learning_rate=0.3 Adam stalls and the step
+    # is halved (measured: three times at a constant step, to 0.0375; once
+    # under invscaling). The rate handed to the solver is the scaled one,
+    # then the schedule's (a mutant that divided by the scale, doubling the
+    # step at each stall, passed the quick suite).
+    rates = []
+    update = Adam.update
+
+    def recording(self, params, grad, state, learning_rate, prox, **kwargs):
+        rates.append(learning_rate)
+        return update(self, params, grad, state, learning_rate, prox, **kwargs)
+
+    monkeypatch.setattr(Adam, "update", recording)
+    X, y = dataset("wine")
+    est = AdamLogisticRegression(
+        solver="adam", learning_rate=0.3, schedule=schedule, power_t=power_t,
+        random_state=0, verbose=1,
+    ).fit(X, y)  # fmt: skip
+    out = capsys.readouterr().out
+    assert out.count("step size scaled by") == halvings
+    assert est.optimality_ <= est.tol
+    # the updates count from 1 (a skipped update is not counted)
+    t = np.arange(1, len(rates) + 1)
+    base = np.array(rates) * (t**power_t if schedule == "invscaling" else 1.0)
+    changes = [base[0]]
+    changes += [b for a, b in zip(base, base[1:], strict=False) if abs(b - a) > 1e-12]
+    np.testing.assert_allclose(changes, 0.3 * 0.5 ** np.arange(halvings + 1))
+    if schedule == "constant":
+        # and the verbose lines print that step (Loop.rate_at)
+        assert sorted(set(_printed_rates(out)), reverse=True) == changes
+
+
 def test_secant_step_is_the_inverse_curvature_along_the_last_move():
     # Written from the definition: the gradient of 0.5 * w' A w is A w, so a
     # move along an eigenvector of A of eigenvalue 4 changes the gradient by
