@@ -163,9 +163,9 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         With ``early_stopping``: epochs without an improvement of the
         validation score by ``tol`` before stopping.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified), stop on
-        its accuracy, and keep the parameters of the best epoch. Only for
-        :meth:`fit`; holding out copies the training part of ``X``.
+        Hold out ``validation_fraction`` (stratified), stop on its accuracy
+        weighted by ``sample_weight`` (as ``SGDClassifier``), keep the best
+        epoch's parameters. Only for :meth:`fit`; it copies the training rows.
     validation_fraction : float, default=0.1
         Share of the data held out for early stopping, in (0, 1).
     shuffle : bool, 'samples' or 'blocks', default=True
@@ -500,7 +500,9 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
         params, stream = start_stream(self, solver, inputs, incremental, first_call)
         # raw features' preconditioner: a fit's (hand-overs' solvers take it)
         precondition = solver.preconditioned and not incremental
-        problem, validation = self._problem(inputs, penalty, stream.rng, precondition)
+        problem, validation = self._problem(
+            inputs, penalty, stream.rng, precondition, sample_weight
+        )
         auto_batch = self.batch_size == "auto"
         batch_size = min(200, problem.n_samples) if auto_batch else self.batch_size
         learning_rate, rate_for_batch = step_size(
@@ -544,13 +546,13 @@ class AdamLogisticRegression(CallbackSupportMixin, LinearPredictions, BaseEstima
             callbacks.end()
         return result, inputs.X, (problem, params, solver)
 
-    def _problem(self, inputs, penalty, rng, precondition):
+    def _problem(self, inputs, penalty, rng, precondition, sample_weight):
         """The loop's :class:`Problem`, and the validation score of early stopping."""
         X, target, sw = inputs.X, inputs.target, inputs.sample_weight
         validation = None
         if self.early_stopping:
             X, target, sw, validation = split_validation(
-                inputs, self.validation_fraction, rng.generator
+                inputs, self.validation_fraction, rng.generator, sample_weight
             )
         args = (X, self.fit_intercept, X.dtype, penalty.l2, inputs.loss.curvature)
         # (all the rows' moments also serve the training rows: any positive

@@ -200,10 +200,14 @@ def sample_weights(estimator, X, y, classes_, class_index, sample_weight):
     return sw
 
 
-def split_validation(inputs, validation_fraction, rng):
+def split_validation(inputs, validation_fraction, rng, sample_weight=None):
     """Hold out a stratified share of the rows; ``(X, target, sw, accuracy)``.
 
-    ``accuracy(params)`` scores packed parameters on the held-out rows.
+    ``sw``: the training rows' weights (``inputs.sample_weight``'s, class
+    weights included). ``accuracy(params)`` scores packed parameters on the
+    held-out rows, weighted by the user's ``sample_weight`` there (without
+    the class weights), as ``SGDClassifier`` and ``MLPClassifier`` weigh
+    their validation scores.
     """
     X, class_index = inputs.X, inputs.class_index
     train_idx, val_idx = train_test_split(
@@ -216,11 +220,14 @@ def split_validation(inputs, validation_fraction, rng):
     val_idx.sort()
     X_val, y_val = X[val_idx], class_index[val_idx]
     n_features = X.shape[1]
+    weight_val = None
+    if sample_weight is not None:
+        weight_val = _check_sample_weight(sample_weight, X, dtype=np.float64)[val_idx]
 
     def accuracy(params):
         raw = raw_prediction(X_val, params, n_features)
         pred = raw[:, 0] > 0 if raw.shape[1] == 1 else raw.argmax(axis=1)
-        return float(np.mean(pred == y_val))
+        return float(np.average(pred == y_val, weights=weight_val))
 
     sw = inputs.sample_weight
     sw_train = None if sw is None else sw[train_idx]
