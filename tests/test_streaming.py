@@ -4,6 +4,7 @@ import pickle
 import subprocess
 import sys
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -579,7 +580,11 @@ def test_warm_start_after_the_data_changed_starts_afresh(solver, change):
     warm = AdamLogisticRegression(warm_start=True, **kw).fit(first_X, first_y)
     with pytest.warns(UserWarning, match="changed since the last fit: this fit"):
         warm.fit(second_X, second_y)
-    cold = AdamLogisticRegression(**kw).fit(second_X, second_y)
+    cold = AdamLogisticRegression(**kw).fit(first_X, first_y)
+    # without warm_start, a refit on other data is a fresh fit: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cold.fit(second_X, second_y)
     assert warm.coef_.shape == cold.coef_.shape
     assert np.array_equal(warm.coef_, cold.coef_)
     assert np.array_equal(warm.classes_, cold.classes_)
