@@ -282,7 +282,9 @@ def test_a_chunk_of_empty_rows_moves_no_coefficient(monkeypatch, solver, compile
     est = AdamLogisticRegression(solver=solver, random_state=0, fit_intercept=False)
     est.partial_fit(X, y, classes=[0, 1])
     before = est.coef_.copy()
+    ran = spy_engines(monkeypatch)
     est.partial_fit(sparse.csr_matrix(X.shape), y)
+    assert (REFERENCE in ran) is not compiled  # the path asked for ran
     np.testing.assert_array_equal(est.coef_, before)
     est.partial_fit(X, y)  # and the stream goes on
     assert not np.array_equal(est.coef_, before)
