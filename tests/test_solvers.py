@@ -206,6 +206,11 @@ def test_dense_sparse_and_float32_inputs(solver):
     single = AdamLogisticRegression(**kw).fit(X.astype(np.float32), y)
     assert single.coef_.dtype == np.float32
     assert single.intercept_.dtype == np.float32
+    # without an intercept too: its zeros are float32 like coef_
+    bare = AdamLogisticRegression(**kw, fit_intercept=False)
+    bare.fit(X.astype(np.float32), y)
+    assert bare.coef_.dtype == bare.intercept_.dtype == np.float32
+    assert not bare.intercept_.any()
     np.testing.assert_allclose(single.coef_, dense.coef_, rtol=1e-2, atol=1e-3)
 
 
