@@ -252,3 +252,27 @@ def test_gd_is_full_batch_from_its_automatic_step_one_over_l():
     ).fit(X, y)  # fmt: skip
     np.testing.assert_array_equal(est.coef_, other.coef_)
     assert est.t_ == other.t_ == 3
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predict_log_proba_is_the_log_of_predict_proba_and_stays_finite(n_classes):
+    # From the scores, independently: the log-softmax of [0, s] (binary) or
+    # of s. Far from the boundary predict_proba underflows to 0; its log
+    # must not be -inf (log-sum-exp, not log of the probabilities).
+    X, y = standardized(load_iris)
+    y = y if n_classes == 3 else (y > 0).astype(int)
+    est = AdamLogisticRegression(C=10.0).fit(X, y)
+    far = np.vstack([X, 200 * X[:3]])  # scores of hundreds
+    scores = est.decision_function(far).reshape(len(far), -1)
+    if n_classes == 2:
+        scores = np.hstack([np.zeros_like(scores), scores])
+    top = scores.max(axis=1, keepdims=True)
+    expected = scores - top - np.log(np.exp(scores - top).sum(axis=1, keepdims=True))
+    log_proba = est.predict_log_proba(far)
+    assert log_proba.shape == (len(far), n_classes)
+    np.testing.assert_allclose(log_proba, expected, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(log_proba).all()
+    assert (est.predict_proba(far) == 0).any()  # the case that needs it
+    near = log_proba[: len(X)]
+    # (binary predict_proba takes 1 - p: measured at most 1.7e-16 apart)
+    np.testing.assert_allclose(np.exp(near), est.predict_proba(X), atol=1e-15)
