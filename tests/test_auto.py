@@ -205,6 +205,16 @@ def test_constant_columns_of_scaled_data_are_not_raw_features():
     np.testing.assert_allclose(mean, wide.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(rms, np.sqrt((wide**2).mean(axis=0)), rtol=1e-12)
     assert std[5] == 0.0
+    # CSR in blocks too (10,000 rows: three of 4,096), the sums from zero
+    from scipy import sparse
+
+    tall = rng.normal(size=(10_000, 4)) * (rng.uniform(size=(10_000, 4)) < 0.3)
+    tall[:, 1] += 2.0 * (tall[:, 1] != 0)
+    for X in (sparse.csr_matrix(tall), tall):
+        rms, mean, std = column_moments(X)
+        np.testing.assert_allclose(mean, tall.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(std, tall.std(axis=0), rtol=1e-10)
+        np.testing.assert_allclose(rms, np.sqrt((tall**2).mean(axis=0)), rtol=1e-12)
     assert choose_solver(0.0, False, Z, n_outputs=1) == "lbfgs"
     # digits, standardized on all rows, then split: a fold without a rare
     # pixel's non-zero rows has that column constant (folds 1 and 2 here;
