@@ -65,6 +65,20 @@ def test_scoring_monitor_logs_one_row_per_epoch(solver):
         assert losses[-1] == pytest.approx(log_loss(Y, est.predict_proba(X)))
 
 
+def test_the_callbacks_get_the_fits_sample_weight():
+    # fit's sample_weight reaches the callbacks as metadata, so the monitor
+    # scores the weighted loss (measured 0.0552 here, unweighted 0.0519)
+    sw = np.random.RandomState(0).uniform(0.1, 3.0, size=len(Y))
+    monitor = callback.ScoringMonitor(scoring="neg_log_loss")
+    est = AdamLogisticRegression(random_state=0).set_callbacks(monitor)
+    est.fit(X, Y, sample_weight=sw)
+    assert est.optimality_ <= est.tol  # the last row scored the model returned
+    last = -monitor.get_logs().data[-1]["neg_log_loss"]
+    proba = est.predict_proba(X)
+    assert last == pytest.approx(log_loss(Y, proba, sample_weight=sw), rel=1e-12)
+    assert last != pytest.approx(log_loss(Y, proba), rel=1e-3)
+
+
 def test_a_callback_stops_the_fit_and_the_best_point_is_returned():
     stop = StopAfter(4)
     # minibatch measures each epoch's end by a pass of its own

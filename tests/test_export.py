@@ -9,7 +9,12 @@ from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_adamlr import AdamLogisticRegression, trusted_types
+from sklearn_adamlr import (
+    AdamLogisticRegression,
+    available_solvers,
+    get_solver,
+    trusted_types,
+)
 
 BUILT_IN = ["gd", "minibatch", "adam", "saga"]
 
@@ -109,6 +114,13 @@ def test_trusted_types_name_every_solver_and_state():
             {"gd": "GradientDescent", "minibatch": "MinibatchSGD", "adam": "Adam",
              "saga": "Saga"}[solver],
         ))  # fmt: skip
+    # and each solver's state, whatever the parameters' shape
+    for solver in available_solvers():
+        for shape in ((2, 1), (5, 3)):
+            state = get_solver(solver).init_state(np.zeros(shape))
+            if state is not None:
+                kind = type(state)
+                assert f"{kind.__module__}.{kind.__qualname__}" in names
 
 
 def test_importing_the_onnx_module_without_the_extra_names_it(monkeypatch):

@@ -1,6 +1,7 @@
 """partial_fit that resumes exactly, early stopping, schedules, out-of-core."""
 
 import pickle
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -331,6 +332,29 @@ def test_fit_stream_passes_only_what_each_chunk_has():
     assert rec.calls == [(50, [0, 1, 2]), (100, [0, 1, 2])] * 2
     with pytest.raises(TypeError, match="sample_weight"):
         fit_stream(_Recorder(), [(X, Y, np.ones(150))], classes=CLASSES)
+
+
+def test_fit_stream_reads_a_generator_once_by_default_and_says_how_far(capsys):
+    # one epoch by default, so a one-shot generator is fine; verbose=2 prints
+    # a line per chunk and one per epoch, with the counts so far
+    chunks = [(X[:50], Y[:50]), (X[50:], Y[50:])]
+    rec = fit_stream(_Recorder(), (c for c in chunks), classes=CLASSES, verbose=2)
+    assert rec.calls == [(50, [0, 1, 2]), (100, [0, 1, 2])]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[:2] for line in lines] == [
+        ["epoch 1: 1 chunks", " 50 samples seen"],
+        ["epoch 1: 2 chunks", " 150 samples seen"],
+        ["epoch 1: 2 chunks", " 150 samples seen"],
+    ]
+    # the rate is samples over seconds: a positive count, with thousands
+    # separators (150 samples in well under a second: above 150 per second)
+    rate = re.search(r"seen, ([\d,]+) samples/s", lines[-1]).group(1)
+    assert int(rate.replace(",", "")) > 150
+    est = fit_stream(AdamLogisticRegression(random_state=0), chunks, classes=CLASSES,
+                     verbose=1)  # fmt: skip
+    last = capsys.readouterr().out.splitlines()
+    assert len(last) == 1 and last[0].startswith("epoch 1: 2 chunks, 150 samples")
+    assert last[0].endswith(f"last chunk objective = {est.loss_curve_[-1]:.6f}")
 
 
 @pytest.mark.parametrize("n_epochs", [0, -1, 1.5, True, "2"])
