@@ -413,6 +413,18 @@ def test_negative_weights_are_refused_and_zero_weights_drop_samples(solver):
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10)
 
 
+def test_weights_that_sum_below_one_are_fitted_not_refused():
+    # Only a zero total is refused ("nothing to learn from"): weights of
+    # 1e-3 each (a total of 0.06) are C scaled by 1e-3, per scikit-learn's
+    # objective C * sum(sw * loss) + penalty
+    light = AdamLogisticRegression(solver="newton", tol=1e-10)
+    light.fit(X, Y, sample_weight=np.full(60, 1e-3))
+    scaled = AdamLogisticRegression(solver="newton", C=1e-3, tol=1e-10).fit(X, Y)
+    # the same problem, each solved to tol=1e-10: measured 3.5e-18 apart
+    np.testing.assert_allclose(light.coef_, scaled.coef_, rtol=1e-12, atol=1e-15)
+    assert abs(light.coef_).max() > 1e-3  # a model, not zeros
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_class_weights_that_zero_every_sample_are_refused(solver):
     est = _fitted(solver)
