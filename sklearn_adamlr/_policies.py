@@ -223,12 +223,12 @@ class RisingLossWatch(Monitor):
         if self.deferred:
             self.pending = self.pending or message
         else:
-            _warn_rising(message)
+            warn_user(message, RisingLossWarning)
         return None
 
     def finish(self, loop, result):
         if self.pending is not None and not result.converged:
-            _warn_rising(self.pending)
+            warn_user(self.pending, RisingLossWarning)
 
     def message(self, learning_rate, epoch_no):
         """The warning's text at the first epoch of a divergence pattern, or None."""
@@ -252,11 +252,6 @@ class RisingLossWatch(Monitor):
             f"The training objective rose over the last {RISING_EPOCHS} epochs "
             f"(epoch {epoch_no}: {history[-1]:.6g}, best so far {best:.6g}); " + advice
         )
-
-
-def _warn_rising(message):
-    """Emit a RisingLossWarning, pointing at the first frame outside the package."""
-    warn_user(message, RisingLossWarning)
 
 
 class VerboseLog(Monitor):
