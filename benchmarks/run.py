@@ -357,11 +357,16 @@ def default_fits(name, X, y):
         for solver in ("gd", "lbfgs", "minibatch", "adam", "saga", "newton")
     ]
     for label, make in models:
-        # The best of up to 3 fits while they take under a second in all:
-        # one fit of a small set is noise (breast_cancer's LogisticRegression()
-        # took 0.099 s once and 0.0024 s in another run).
+        # The best of up to 3 fits while they take under a second in all, and
+        # of up to 15 while under 0.2 s: one fit of a small set is noise
+        # (breast_cancer's LogisticRegression() took 0.099 s once and 0.0024 s
+        # in another run), and so is the best of 3 of a 1.5 ms fit (ours
+        # against LogisticRegression() on breast_cancer: 0.97 in one run,
+        # 1.03 to 1.08 in others as the best of 15).
         times = []
-        while len(times) < 3 and sum(times) < 1.0:
+        while (len(times) < 3 and sum(times) < 1.0) or (
+            len(times) < 15 and sum(times) < 0.2
+        ):
             model = make()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -901,6 +906,8 @@ def main(argv=None):
         for name, load in (
             ("digits", load_digits),
             ("breast cancer", load_breast_cancer),
+            ("wine", load_wine),
+            ("iris", load_iris),
         ):
             defaults += default_fits(name, *bundled(load))
         # raw features, as loaded: newton-cholesky's ground (see
@@ -1089,7 +1096,8 @@ def write_summary(
         "",
         "Each solver with only `C` set, against `LogisticRegression()` with its "
         "defaults, on the same data; the best of up to 3 timed fits while they "
-        "take under a second in all. `fit` stops when the "
+        "take under a second in all (of up to 15 while under 0.2 s). `fit` stops "
+        "when the "
         "certificate (`optimality_`) is at most `tol`; the gap is to the optimum "
         "found by newton-cholesky at tol=1e-12. `raw` cases are the bundled "
         "sets as loaded, unstandardized. The bundled sets' fits run on one "

@@ -11,7 +11,8 @@ flat.
 
 import numpy as np
 
-from ._hessian import line_search, solves_directly
+from ._hessian import solves_directly
+from ._line_search import line_search
 from ._loss import raw_prediction
 from ._monitors import (
     GrowBatch,
@@ -382,8 +383,9 @@ class NewtonStep(Monitor):
       1.9e-4 to 0.14), and lbfgs's own steps after it alternated between
       overshooting and shortening;
     - near: the gradient is within ``NEAR`` times ``tol`` and the estimate
-      is a direct solve (two classes, at most ``_hessian.DIRECT_MAX``
-      parameters): the monitor asks for the estimate itself.
+      is a direct solve (at most ``_hessian.DIRECT_MAX`` parameters times
+      outputs, see ``_hessian.solves_directly``): the monitor asks for the
+      estimate itself.
 
     Parameters
     ----------
@@ -401,7 +403,7 @@ class NewtonStep(Monitor):
         params = loop.params
         if cert.gap is None:
             near = cert.last <= NEAR * cert.tol and solves_directly(
-                params.shape[1], params.shape[0]
+                params.shape[1], params.shape[0], problem.n_samples
             )
             if not (near and np.array_equal(cert.point, params)):
                 return None

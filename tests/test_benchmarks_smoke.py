@@ -56,6 +56,8 @@ def test_quick_benchmark_writes_table_and_plots(tmp_path):
         assert f"AdamLogisticRegression() / newton-cholesky ({name} raw)" in summary
     # the default estimator against LogisticRegression(), on each data set
     assert "AdamLogisticRegression() / LogisticRegression() (dense" in summary
+    for name in ("digits", "breast cancer", "wine", "iris"):  # standardized
+        assert f"AdamLogisticRegression() / LogisticRegression() ({name}) (" in summary
     assert "fastest default fit within 1e-3 and without a warning" in summary
     assert "## One pass of partial_fit" in summary
     # choosing C: the CV estimators and a grid search, on the same folds

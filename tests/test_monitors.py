@@ -15,7 +15,7 @@ from conftest import standardized
 from scipy.special import expit
 from sklearn.datasets import load_breast_cancer
 
-from sklearn_adamlr import RisingLossWarning, get_solver
+from sklearn_adamlr import RisingLossWarning, _hessian, get_solver
 from sklearn_adamlr._certify import (
     MIN_RATE_SCALE,
     NEAR,
@@ -760,7 +760,9 @@ def test_the_flat_newton_step_is_not_taken_where_it_does_not_apply():
     np.testing.assert_array_equal(loop.state.trial, trial)
 
 
-def test_near_the_optimum_the_newton_step_is_asked_for_where_it_is_a_direct_solve():
+def test_near_the_optimum_the_newton_step_is_asked_for_where_it_is_a_direct_solve(
+    monkeypatch,
+):
     alpha = 1e-3
     direction = -_flat_start(alpha, None)[2]
     loop, cert, _ = _flat_start(alpha, direction)
@@ -772,13 +774,21 @@ def test_near_the_optimum_the_newton_step_is_asked_for_where_it_is_a_direct_solv
     assert isinstance(monitor.after_epoch(loop, _report()), TakeDirection)
     assert len(asked) == 1
     np.testing.assert_array_equal(asked[0], loop.params)
-    # three classes: the estimate is solved by CG, too dear to ask for
+    # three classes: 93 parameters, beyond DIRECT_MAX (48), whose estimate
+    # CG solves, too dear to ask for
     params = np.zeros((D + 1, 3))
     loop.params = params
     cert.point = params.copy()
     loop.engine._last_estimate = (params.copy(), np.ones_like(params))
     assert monitor.after_epoch(loop, _report()) is None
     assert len(asked) == 1
+    # within it, the softmax's estimate is a direct solve too: asked for
+    # (this stand-in estimate leaves no step to take)
+    monkeypatch.setattr(_hessian, "DIRECT_MAX", 3 * (D + 1))
+    loop.engine._last_estimate = None
+    assert monitor.after_epoch(loop, _report()) is None
+    assert len(asked) == 2
+    np.testing.assert_array_equal(asked[1], params)
 
 
 # ------------------------------------ from a mutation run over _policies.py

@@ -26,7 +26,7 @@ from sklearn.datasets import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from sklearn_adamlr import AdamLogisticRegression, _engines
+from sklearn_adamlr import AdamLogisticRegression, _engines, _line_search
 from sklearn_adamlr import _hessian as _newton_hessian_module
 from sklearn_adamlr._hessian import Curvature, newton_decrease
 from sklearn_adamlr._loss import loss_for
@@ -104,8 +104,14 @@ def _gradient(X, y, params, C, sample_weight, fit_intercept):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-@pytest.mark.parametrize("data", ["dense", "csr", "float32"])
-def test_the_hessian_is_the_gradients_derivative(n_classes, fit_intercept, data):
+@pytest.mark.parametrize("data", ["dense", "csr", "float32", "pair by pair"])
+def test_the_hessian_is_the_gradients_derivative(
+    monkeypatch, n_classes, fit_intercept, data
+):
+    if data == "pair by pair":
+        # dense rows this few take every output pair in one product
+        # (Curvature._all_pairs); here the loop over the pairs
+        monkeypatch.setattr(_newton_hessian_module, "_PAIRS_AT_ONCE_MAX", 0)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 4)) * [1.0, 10.0, 0.1, 3.0]
     y = rng.randint(n_classes, size=60)
@@ -113,8 +119,8 @@ def test_the_hessian_is_the_gradients_derivative(n_classes, fit_intercept, data)
     k = 1 if n_classes == 2 else n_classes
     params = rng.normal(size=(4 + fit_intercept, k)) * 0.3
     problem = _problem(X, y, 0.5, sw, fit_intercept)
-    Xd = {"dense": X, "csr": sparse.csr_matrix(X), "float32": X.astype(np.float32)}
-    problem.X = Xd[data]
+    Xd = {"csr": sparse.csr_matrix(X), "float32": X.astype(np.float32)}
+    problem.X = Xd.get(data, X)
     raw = X @ params[:4] + (params[4] if fit_intercept else 0.0)
     curvature = Curvature(problem, raw)
     H = curvature.matrix()
@@ -447,11 +453,14 @@ def _count_products(monkeypatch):
     return products
 
 
-@pytest.mark.parametrize("n_classes, direct", [(2, True), (2, False), (3, False)])
+@pytest.mark.parametrize(
+    "n_classes, direct", [(2, True), (2, False), (3, True), (3, False)]
+)
 def test_the_model_decrease_is_half_the_squared_newton_decrement(
     monkeypatch, n_classes, direct
 ):
-    # two classes of at most DIRECT_MAX parameters: a Cholesky solve
+    # at most DIRECT_MAX parameters times outputs: a Cholesky solve (wine:
+    # 14 x 3), with the softmax's free sums made curved
     if not direct:
         monkeypatch.setattr(_newton_hessian_module, "DIRECT_MAX", 0)
     load = load_breast_cancer if n_classes == 2 else load_wine
@@ -469,9 +478,32 @@ def test_the_model_decrease_is_half_the_squared_newton_decrement(
         assert 0.8 * expected <= estimate <= expected
 
 
+@pytest.mark.parametrize("C", [1.0, np.inf])
+def test_a_direct_softmax_solve_leaves_the_free_sums_alone(monkeypatch, C):
+    # three classes of 6 parameters: the Hessian as a matrix is singular
+    # along each free sum over the classes (the intercepts', and without an
+    # L2 part every coefficient's); the direct solve's step is the
+    # pseudo-inverse's, nothing along those sums
+    products = _count_products(monkeypatch)
+    X, y, sw, params = _weighted_case(3)
+    grad = _gradient(X, y, params, C, sw, True)
+    H = _formula_hessian(X, y, params, C, sw)
+    expected = -np.linalg.pinv(H, rcond=1e-10) @ grad.ravel()
+    estimate, step = newton_decrease(_problem(X, y, C, sw), params, grad)
+    assert not products
+    # measured: 5e-14 and 4e-15 of the largest entry
+    error = np.abs(step.ravel() - expected).max() / np.abs(expected).max()
+    assert error <= 5e-13, error
+    assert estimate == pytest.approx(-0.5 * grad.ravel() @ expected, rel=1e-12)
+    free = step if C == np.inf else step[-1:]
+    np.testing.assert_allclose(free.sum(axis=1), 0.0, atol=1e-13)
+
+
 def test_the_estimate_from_a_guess_is_as_accurate_and_cheaper(monkeypatch):
     # the engine starts CG from the last estimate's step moved by the point's
     # own move: any start keeps CG's stopping rule, hence its accuracy
+    # (CG's: wine's 42 parameters are otherwise solved directly)
+    monkeypatch.setattr(_newton_hessian_module, "DIRECT_MAX", 0)
     problem, params, grad, expected = _near_optimum(load_wine)
     products = _count_products(monkeypatch)
     cold, step = newton_decrease(problem, params, grad)
@@ -735,7 +767,9 @@ def _weighted_case(n_classes):
     return X, y, sw, params
 
 
-@pytest.mark.parametrize("n_classes, direct", [(2, True), (2, False), (3, False)])
+@pytest.mark.parametrize(
+    "n_classes, direct", [(2, True), (2, False), (3, True), (3, False)]
+)
 def test_the_model_decrease_weighs_the_samples(monkeypatch, n_classes, direct):
     if not direct:
         monkeypatch.setattr(_newton_hessian_module, "DIRECT_MAX", 0)
@@ -818,7 +852,7 @@ def test_the_line_search_weighs_the_samples():
     assert halvings >= 1
     assert reference(None) != (alpha, halvings)  # the weights decide it
     raw = X @ params[:-1] + params[-1]
-    loss_sum, got_alpha, got_halvings = _newton_hessian_module.line_search(
+    loss_sum, got_alpha, got_halvings = _line_search.line_search(
         problem, params, raw, grad, step, value(params, sw)
     )
     assert (got_alpha, got_halvings) == (alpha, halvings)
@@ -832,16 +866,16 @@ def test_the_line_search_weighs_the_samples():
     # a mutant that lived, found no step here)
     far = 12.5 * step
     assert reference(sw, far) == (1 / 64, 6)
-    assert _newton_hessian_module.line_search(
-        problem, params, raw, grad, far, value(params, sw)
-    )[1:] == (1 / 64, 6)
+    assert _line_search.line_search(problem, params, raw, grad, far, value(params, sw))[
+        1:
+    ] == (1 / 64, 6)
     # along a direction that does not descend, however slightly: no step
-    assert _newton_hessian_module.line_search(
+    assert _line_search.line_search(
         problem, params, raw, grad, -1e-6 * step, value(params, sw)
     ) == (0.0, 0.0, 0)
     # a step that overflows at each of its 40 halvings: none, quietly
     with np.errstate(over="raise", invalid="raise"):
-        assert _newton_hessian_module.line_search(
+        assert _line_search.line_search(
             problem, params, raw, grad, 1e200 * step, value(params, sw)
         ) == (0.0, 0.0, 40)
 

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from .._hessian import Curvature, cg_step, cholesky_step, line_search
+from .._hessian import (
+    Curvature,
+    cg_step,
+    cholesky_step,
+    curve_free_sums,
+)
+from .._line_search import line_search
 from .._loss import gradient_from_raw, raw_prediction
 from ._base import Capabilities, Solver, register_solver
 
@@ -296,13 +302,8 @@ def matrix_step(curvature, grad, free_rows):
     squares sense.
     """
     H = curvature.matrix()
-    k = grad.shape[1]
     if free_rows.any():
-        # scale * u u^T for u the row's ones over sqrt(k): its k x k block
-        scale = float(np.max(np.diag(H)))
-        for row in np.flatnonzero(free_rows):
-            block = slice(row * k, (row + 1) * k)
-            H[block, block] += scale / k
+        curve_free_sums(H, free_rows, grad.shape[1])
     g = grad.ravel()
     try:
         step = cholesky_step(H, g)
