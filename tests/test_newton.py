@@ -499,6 +499,55 @@ def test_a_direct_softmax_solve_leaves_the_free_sums_alone(monkeypatch, C):
     np.testing.assert_allclose(free.sum(axis=1), 0.0, atol=1e-13)
 
 
+def test_a_direct_solve_is_taken_up_to_its_bounds():
+    # at most DIRECT_MAX parameters times outputs; three classes or more
+    # also need the Hessian in one product on the estimate's rows (a strided
+    # sample of at most SAMPLE_ROWS): n_rows * n_params^2 * K (K + 1) / 2 at
+    # most _PAIRS_AT_ONCE_MAX (2e6 = 3,125 rows of 8 parameters, 4 classes)
+    solves = _newton_hessian_module.solves_directly
+    bound = _newton_hessian_module._PAIRS_AT_ONCE_MAX
+    assert bound == 3125 * 8**2 * 10
+    assert solves(4, 8, 3125) and not solves(4, 8, 3126)
+    # two classes: the parameters alone (the measured rule, on any rows)
+    assert solves(1, 48, 10**6) and not solves(1, 49, 100)
+    assert solves(3, 16, 100) and not solves(3, 17, 100)
+    # 5 parameters of 3 classes: up to 13,333 rows; 16,383 rows are all
+    # taken (stride 1), 16,384 sampled with stride 2 to 8,192
+    rows = _newton_hessian_module.SAMPLE_ROWS
+    assert bound // (5**2 * 6) == 13_333 < 2 * rows - 1
+    assert solves(3, 5, 13_333) and not solves(3, 5, 13_334)
+    assert not solves(3, 5, 2 * rows - 1) and solves(3, 5, 2 * rows)
+
+
+def test_the_softmax_hessian_is_one_product_up_to_its_bound(monkeypatch):
+    # dense rows of 7 features (8 parameters) and 4 classes: one product up to
+    # 3,125 rows (2e6 multiply-adds), the loop over the 10 pairs beyond; the
+    # same matrix either way, and newton_decrease's direct solve goes with it
+    at_once = []
+    original = Curvature._all_pairs
+    monkeypatch.setattr(
+        Curvature, "_all_pairs", lambda self, H: at_once.append(1) or original(self, H)
+    )
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(3126, 7))
+    y = np.arange(3126) % 4
+    params = rng.normal(size=(8, 4)) * 0.3
+    grad = _gradient(X, y, params, 1.0, None, True)
+    for n, one_product in ((3125, True), (3126, False)):
+        problem = _problem(X[:n], y[:n])
+        raw = X[:n] @ params[:-1] + params[-1]
+        at_once.clear()
+        H = Curvature(problem, raw).matrix()
+        assert bool(at_once) == one_product
+        expected = _formula_hessian(X[:n], y[:n], params, 1.0, None)
+        # measured 6e-16 (one product) and 4e-16 (pair by pair), of entries
+        # up to 0.19
+        assert np.abs(H - expected).max() <= 5e-15
+        products = _count_products(monkeypatch)
+        newton_decrease(problem, params, grad)
+        assert bool(products) != one_product
+
+
 def test_the_estimate_from_a_guess_is_as_accurate_and_cheaper(monkeypatch):
     # the engine starts CG from the last estimate's step moved by the point's
     # own move: any start keeps CG's stopping rule, hence its accuracy
