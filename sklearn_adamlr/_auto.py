@@ -30,6 +30,32 @@ WEAK_PENALTY = 1e-4
 SMALL_ROWS = 10_000
 
 
+# Rule 5, lbfgs, the default elsewhere. Measured against
+# LogisticRegression() on standardized breast_cancer, wine and iris:
+# - first, 0.82x, 0.75x and 0.63x (its two-loop compiled; gd 1.3x, 1.0x,
+#   1.0x; adam 3x to 5x; newton 1.3x, 1.6x, 1.2x, though to 1e-9 where
+#   lbfgs stops near 1e-5);
+# - again the same day, one thread: 1.0x, 1.05x, 0.85x compiled, and 1.54x,
+#   1.54x to 1.6x, 1.34x to 1.4x on the numpy path, which a new process runs
+#   for fits this small (see _kernels.pays; newton there 1.3x on
+#   breast_cancer);
+# - 1.04x, 1.25x and 1.13x once a fit's fixed costs were cut (newton 0.99x,
+#   1.28x, 0.98x): a random generator made only when it draws, integer
+#   labels not sent through type_of_target, one read of the columns'
+#   moments, LAPACK's Cholesky called directly, and lbfgs's direction not
+#   made where a Newton step replaces it;
+# - 1.03x, 0.99x and 0.83x once three classes' Newton steps near the
+#   optimum were direct solves too (newton 0.96x, 1.06x, 0.76x; 2026-12-07).
+# On 400,000 x 100, 0.26x (gd 0.62x, adam 4.1x). On digits, 29 ms against
+# 232 ms for LogisticRegression() with its default threads on 2 cores, but
+# 13 ms with one thread: 2.3x (2026-12-06; newton 73 ms); then 1.6x to 1.7x
+# once the softmax loss stopped using numpy's reductions along its short
+# last axis (a call per row) and three or more classes ran numpy's matrix
+# products instead of the compiled kernel, which also took 20,000 x 12 rows
+# of 3 classes from 1.7x to 0.81x and 100,000 x 10 of 4 from 1.6x to 0.66x.
+# On dask arrays each of its steps is one distributed pass.
+
+
 def scale_spread(X, fit_intercept):
     """How far apart the columns' scales are (see ``_advice.spread``).
 
@@ -139,29 +165,7 @@ def choose_solver(
         # digits (lbfgs, which takes gd's steps with an L1 part, 0.47x to
         # 2.3x; saga 2.2x to 5x; adam 1.6x to 14x).
         return "gd"
-    # Default fits took 0.82x, 0.75x and 0.63x LogisticRegression()'s time
-    # on standardized breast_cancer, wine and iris (its two-loop compiled;
-    # gd 1.3x, 1.0x, 1.0x; adam 3x to 5x; newton 1.3x, 1.6x, 1.2x, though
-    # to 1e-9 where lbfgs stops near 1e-5; measured again later the same
-    # day, one thread: 1.0x, 1.05x, 0.85x compiled, and 1.54x, 1.54x to
-    # 1.6x, 1.34x to 1.4x on the numpy path, which a new process runs for
-    # fits this small, see _kernels.pays; newton there 1.3x on
-    # breast_cancer; 1.04x, 1.25x and 1.13x once a fit's fixed costs were
-    # cut, newton 0.99x, 1.28x and 0.98x; 1.03x, 0.99x and 0.83x once three
-    # classes' Newton steps near the optimum were direct solves too, newton
-    # 0.96x, 1.06x and 0.76x, 2026-12-07), and 0.26x on 400,000 x 100 (gd
-    # 0.62x, adam 4.1x). The fixed costs cut: a random generator made only
-    # when it draws, integer labels not sent through type_of_target, one
-    # read of the columns' moments, LAPACK's Cholesky called directly, and
-    # lbfgs's direction not made where a Newton step replaces it. On
-    # digits, 29 ms against 232 ms for LogisticRegression() with its
-    # default threads on 2 cores, but 13 ms with one thread: 2.3x (measured
-    # 2026-12-06; newton 73 ms); 1.6x to 1.7x once the softmax loss stopped
-    # using numpy's reductions along its short last axis (a call per row)
-    # and three or more classes ran numpy's matrix products instead of the
-    # compiled kernel, which also took 20,000 x 12 rows of 3 classes from
-    # 1.7x to 0.81x and 100,000 x 10 of 4 from 1.6x to 0.66x. On dask
-    # arrays each of its steps is one distributed pass.
+    # (measured: see rule 5's comment at the top of the module)
     return "lbfgs"
 
 
