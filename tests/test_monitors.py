@@ -391,6 +391,22 @@ def test_the_secant_step_scales_an_observed_update():
     assert loop.learning_rate == pytest.approx(0.125)
 
 
+def test_the_secant_step_of_a_state_without_a_preconditioner():
+    # a user's solver with secant_step keeps a state of its own, which need
+    # not have the registered solvers' `precond`: no preconditioner (a
+    # mutant that asked for the attribute lived through the suite)
+    cert = SimpleNamespace(point=np.zeros((2, 1)), gradient=np.zeros((2, 1)))
+    loop = SimpleNamespace(
+        learning_rate=0.1, n_samples=10, rate_for_batch=lambda s: 0.01,
+        state=SimpleNamespace(),
+    )  # fmt: skip
+    secant = SecantStep(cert)
+    cert.fresh = True
+    secant.observe(loop, None, None, None, 0.3)
+    cert.point, cert.gradient = np.array([[1.0], [0.0]]), np.array([[8.0], [0.0]])
+    assert secant.observe(loop, None, None, None, 0.3) == pytest.approx(0.375)
+
+
 # ------------------------------------------------------- the other policies
 
 
@@ -769,8 +785,14 @@ def test_near_the_optimum_the_newton_step_is_asked_for_where_it_is_a_direct_solv
     asked = []
     loop.engine.gap_estimate = lambda point, g: asked.append(point.copy()) or 1.0
     monitor = NewtonStep(cert)
-    # the gradient within NEAR times tol, no estimate of the certificate's
-    cert.gap, cert.last = None, 0.99 * NEAR * cert.tol
+    # a tol other than 1, where NEAR times it and NEAR over it differ (a
+    # mutant that divided lived on _flat_start's tol=1)
+    cert.tol = 1e-3
+    cert.gap, cert.last = None, 1.01 * NEAR * cert.tol
+    assert monitor.after_epoch(loop, _report()) is None
+    assert not asked
+    # the gradient at exactly NEAR times tol, no estimate of the certificate's
+    cert.last = NEAR * cert.tol
     assert isinstance(monitor.after_epoch(loop, _report()), TakeDirection)
     assert len(asked) == 1
     np.testing.assert_array_equal(asked[0], loop.params)
