@@ -40,6 +40,7 @@ from sklearn_adamlr._policies import (
     RisingLossWatch,
     ValidationStop,
     VerboseLog,
+    rising,
 )
 from sklearn_adamlr._problem import Problem
 from sklearn_adamlr._schedules import Constant
@@ -437,6 +438,10 @@ def test_validation_stops_after_its_patience_and_keeps_the_best_point():
     # 0.805, 0.79 and 0.81 are no improvement by 0.01 on 0.8: stop at epoch 5
     assert answers[:4] == [None] * 4
     assert isinstance(answers[4], Stop) and answers[4].converged
+    assert answers[4].message == (
+        "Stopped: no improvement of the validation score by tol=0.01 for 3 "
+        "consecutive epochs."
+    )
     result = SimpleNamespace()
     monitor.finish(loop, result)
     assert result.validation_scores == [0.5, 0.8, 0.805, 0.79, 0.81, 0.7]
@@ -459,7 +464,14 @@ def test_validation_counts_a_score_at_best_plus_tol_as_an_improvement():
 def test_validation_without_tol_only_scores():
     monitor = ValidationStop(lambda params: 0.5, tol=None, n_iter_no_change=1)
     loop = SimpleNamespace(params=np.zeros(1))
-    assert all(monitor.after_epoch(loop, _report()) is None for _ in range(5))
+    for epoch in range(1, 6):
+        loop.params[...] = epoch
+        assert monitor.after_epoch(loop, _report()) is None
+    # equal scores keep the first point that reached them (as scikit-learn's
+    # MLPClassifier keeps its best coefficients)
+    result = SimpleNamespace()
+    monitor.finish(loop, result)
+    np.testing.assert_array_equal(result.best_params, [1.0])
 
 
 RISE = [1.0, 0.5, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8]
@@ -472,6 +484,10 @@ def test_the_rising_loss_watch_warns_once_at_the_first_epoch_of_a_rise():
         for epoch, value in enumerate(RISE + [0.9, 1.0], start=1):
             watch.after_epoch(loop, _report(epoch, value))
     assert len(record) == 1
+    assert str(record[0].message).endswith(
+        "learning_rate=0.5 is probably too large (or the momentum too high): "
+        "lower it, or use learning_rate='auto' and standardized features."
+    )
     # it points at the first caller outside the package (here, this test;
     # under mutmut, its trampoline)
     import sklearn_adamlr
@@ -491,7 +507,11 @@ def test_a_deferred_rise_warns_only_when_the_fit_does_not_converge(converged):
         assert record == []
         watch.finish(loop, SimpleNamespace(converged=converged))
     assert [str(w.message) for w in record] == ([] if converged else [watch.pending])
-    assert "the automatic learning_rate=0.5 is too large" in watch.pending
+    assert all(w.category is RisingLossWarning for w in record)
+    assert watch.pending.endswith(
+        "the automatic learning_rate=0.5 is too large for this data: "
+        "standardize the features, or set a smaller learning_rate."
+    )
 
 
 def test_the_verbose_log_prints_the_notes_the_epoch_and_the_stop(capsys):
@@ -514,6 +534,15 @@ def test_the_verbose_log_prints_the_notes_the_epoch_and_the_stop(capsys):
         "validation score = 0.900000, optimality = 5e-05 (tol=0.0001)"
     )
     assert lines[2] == "Converged: done."
+    # before the first step (t=0) the rate shown is the first step's; a loop
+    # that has not stopped prints no stop line
+    loop.t, loop.stop = 0, None
+    loop.rate_at = lambda step: 0.5 / step
+    log.after_epoch(loop, report)
+    log.finish(loop, None)
+    lines = capsys.readouterr().out.splitlines()
+    assert "learning rate = 0.5," in lines[1]
+    assert len(lines) == 2
 
 
 def _recording_certificate(values, tol=1e-3):
@@ -841,6 +870,61 @@ def test_the_averages_comparison_weighs_the_samples():
     assert loss(iterate, np.ones(2)) < loss(average, np.ones(2))
     assert preferred(heavy) is True
     assert preferred(None) is False
+
+
+def test_the_average_is_compared_class_by_class_on_evenly_spaced_rows(monkeypatch):
+    # Three classes: each model's log-loss on its own three columns of the
+    # stacked raw predictions; at most COMPARE_ROWS rows, evenly spaced from
+    # the first; a tie keeps the average ("at least as well")
+    from sklearn_adamlr import _policies
+
+    rng = np.random.RandomState(0)
+    n = 2 * _policies.COMPARE_ROWS + 1
+    X = rng.normal(size=(n, 2))
+    labels = np.argmax(X @ [[2.0, -1.0, 0.0], [0.0, 1.0, -2.0]], axis=1)
+    problem = Problem(X, loss_for(3).encode(labels, np.float64), None, loss_for(3),
+                      ElasticNet(alpha=0.0, l1_ratio=0.0), True)  # fmt: skip
+    good = np.array([[2.0, -1.0, 0.0], [0.0, 1.0, -2.0], [0.0, 0.0, 0.0]])
+    poor = 0.1 * good
+    seen = []
+    original = _policies.raw_prediction
+    monkeypatch.setattr(
+        _policies, "raw_prediction",
+        lambda rows, params, d: seen.append(rows) or original(rows, params, d),
+    )  # fmt: skip
+    # (an average a little worse than the iterate: the iterate's loss taken
+    # on both models' columns would hide the difference)
+    cases = ((good, poor, True), (poor, good, False), (0.9 * good, good, False),
+             (good, good, True))  # fmt: skip
+    for average, iterate, expected in cases:
+        watch = IterateAverage(point=average.copy(), count=3)
+        watch.compare(problem, iterate)
+        assert watch.preferred is expected
+    # every third row, from the first: 1,366 of 4,097
+    assert seen[0].shape[0] == -(-n // 3) <= _policies.COMPARE_ROWS
+    np.testing.assert_array_equal(seen[0][:2], X[[0, 3]])
+
+
+def test_the_rising_rule_at_its_boundaries():
+    # RISING_EPOCHS (5) rises in a row, by more than RISING_MARGIN (1e-2) of
+    # the best value and more than RISING_SHARE (0.5) of the progress since
+    # the first epoch; values chosen so that the products are exact
+    ramp = [100.0, 100.2, 100.4, 100.6, 100.8, 101.0]
+    assert rising([101.9] + ramp[:-1] + [101.01])
+    # four rises are not five (too short; or a step before them that fell)
+    assert rising([100.0, 100.1, 100.5, 101.0, 101.5, 102.0])
+    assert not rising([100.0, 100.5, 101.0, 101.5, 102.0])
+    assert not rising([101.9, 100.0, 100.5, 100.2, 100.4, 100.6, 101.01])
+    # a flat step is not a rise
+    assert not rising([101.9, 100.0, 100.2, 100.2, 100.6, 100.8, 101.01])
+    # a rise of exactly 1e-2 of the best (100 to 101) is not more than it
+    assert not rising([101.5] + ramp)
+    # a rise of exactly half the progress (12 to 10, back to 11) is not more
+    assert not rising([12.0, 10.0, 10.2, 10.4, 10.6, 10.8, 11.0])
+    assert rising([11.9, 10.0, 10.2, 10.4, 10.6, 10.8, 11.0])
+    # a rise of 0.05 over a best of 10: within 1e-2 of it (0.1), not a
+    # divergence, though it gives back all the progress
+    assert not rising([10.05, 10.0, 10.01, 10.02, 10.03, 10.04, 10.05])
 
 
 def test_the_rising_loss_warning_points_at_the_users_call():
