@@ -85,6 +85,10 @@ def test_partial_fit_after_fit_goes_on_with_adams_fresh_state():
     # Adam's fresh state: its step count is this pass's minibatches
     assert est.t_ == est._stream.solver_state.t == -(-len(Y) // 200)
     assert est.n_iter_ == est.loss_curve_.__len__()
+    # on float32 rows the hand-over keeps float32
+    single = AdamLogisticRegression(random_state=0).fit(X.astype(np.float32), Y)
+    single.partial_fit(X.astype(np.float32), Y)
+    assert single.coef_.dtype == single.intercept_.dtype == np.float32
     # and a named full-batch solver cannot be resumed by another one
     named = AdamLogisticRegression(solver="lbfgs").fit(X, Y)
     with pytest.raises(ValueError, match="cannot continue with Adam"):

@@ -212,6 +212,10 @@ def test_dense_sparse_and_float32_inputs(solver):
     assert bare.coef_.dtype == bare.intercept_.dtype == np.float32
     assert not bare.intercept_.any()
     np.testing.assert_allclose(single.coef_, dense.coef_, rtol=1e-2, atol=1e-3)
+    # and from fitted coefficients: a warm-started refit (a mutant that
+    # packed them as float64 made every later fit float64, and lived)
+    single.set_params(warm_start=True).fit(X.astype(np.float32), y)
+    assert single.coef_.dtype == single.intercept_.dtype == np.float32
 
 
 def test_convergence_warning_when_max_iter_is_reached():

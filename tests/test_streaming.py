@@ -134,7 +134,8 @@ BAD_CHUNKS = [
         "fit_intercept",
         dict(fit_intercept=False),
         dict(X=X, y=Y),
-        "fit_intercept was changed",
+        "fit_intercept was changed since the first call to partial_fit; "
+        "call fit to start afresh",
     ),
     ("bad parameter", dict(batch_size=0), dict(X=X, y=Y), "batch_size"),
 ]
@@ -602,7 +603,12 @@ def test_warm_start_after_the_data_changed_starts_afresh(solver, change):
     else:
         second_X, second_y = X, np.minimum(Y, 1)  # three classes, then two
     warm = AdamLogisticRegression(warm_start=True, **kw).fit(first_X, first_y)
-    with pytest.warns(UserWarning, match="changed since the last fit: this fit"):
+    message = (
+        "warm_start=True, but the classes or the number of features changed "
+        "since the last fit: this fit starts from zero. Set warm_start=False "
+        "to start afresh without this warning."
+    )
+    with pytest.warns(UserWarning, match=re.escape(message)):
         warm.fit(second_X, second_y)
     cold = AdamLogisticRegression(**kw).fit(first_X, first_y)
     # without warm_start, a refit on other data is a fresh fit: no warning
