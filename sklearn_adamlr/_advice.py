@@ -7,11 +7,6 @@ from ._duality import scaled_gap
 from .solvers._newton import MATRIX_MAX
 
 
-def column_scales(X):
-    """The root mean square of each column of ``X`` (dense or sparse), in blocks."""
-    return column_moments(X)[0]
-
-
 def column_moments(X):
     """``(rms, mean, std)`` of each column of ``X``, in blocks (None on dask).
 
