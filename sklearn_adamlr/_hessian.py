@@ -279,20 +279,6 @@ class Curvature:
         H[coef_diag, coef_diag] += self.l2
         return H
 
-    def free_rows(self):
-        """The parameter rows whose sum over the classes the softmax ignores.
-
-        The intercept's, and without an L2 part every coefficient's (see
-        :func:`curve_free_sums`); none for two classes.
-        """
-        free = np.zeros(self.n_params, dtype=bool)
-        if self.n_outputs > 1:
-            if self.fit_intercept:
-                free[self.d] = True
-            if self.l2 == 0.0:
-                free[: self.d] = True
-        return free
-
     def _all_pairs(self, H):
         """Every output pair's block of ``H`` in one matrix product (dense ``X``).
 
@@ -435,7 +421,7 @@ def newton_decrease(problem, params, grad, start=None):
     if not (isinstance(X, np.ndarray) or sparse.issparse(X)):
         return None, None
     n, d = problem.n_samples, problem.n_features
-    step = max(1, n // SAMPLE_ROWS)
+    step = _sample_stride(n)
     rows = slice(None, None, step)
     sw = problem.sample_weight
     sample = type(problem)(
@@ -469,6 +455,11 @@ def newton_decrease(problem, params, grad, start=None):
     return max(-0.5 * float(np.vdot(s, direction)), 0.0), direction
 
 
+def _sample_stride(n_samples):
+    """The stride of :func:`newton_decrease`'s sample: about ``SAMPLE_ROWS`` rows."""
+    return max(1, n_samples // SAMPLE_ROWS)
+
+
 def solves_directly(n_outputs, n_params, n_samples):
     """Whether :func:`newton_decrease` solves with a Cholesky factor, not CG.
 
@@ -481,7 +472,7 @@ def solves_directly(n_outputs, n_params, n_samples):
         return False
     if n_outputs == 1:
         return True
-    rows = -(-n_samples // max(1, n_samples // SAMPLE_ROWS))
+    rows = -(-n_samples // _sample_stride(n_samples))  # the sample's rows
     pairs = n_outputs * (n_outputs + 1) // 2
     return rows * n_params**2 * pairs <= _PAIRS_AT_ONCE_MAX
 
@@ -498,12 +489,28 @@ def _direct_step(curvature, s):
     if not solves_directly(curvature.n_outputs, curvature.n_params, n_samples):
         return None
     H = curvature.matrix()
-    if curvature.n_outputs > 1:
-        curve_free_sums(H, curvature.free_rows(), curvature.n_outputs)
+    k = curvature.n_outputs
+    if k > 1:
+        free = free_rows(curvature.d, curvature.fit_intercept, curvature.l2, k)
+        curve_free_sums(H, free, k)
     try:
         return cholesky_step(H, s.ravel()).reshape(s.shape)
     except linalg.LinAlgError:
         return None
+
+
+def free_rows(n_features, fit_intercept, l2, n_outputs):
+    """The parameter rows whose sum over the classes the softmax ignores.
+
+    The intercept's, and without an L2 part every coefficient's (see
+    :func:`curve_free_sums`); none for two classes (one output).
+    """
+    free = np.zeros(n_features + int(fit_intercept), dtype=bool)
+    if n_outputs > 1:
+        free[n_features:] = True
+        if l2 == 0.0:
+            free[:n_features] = True
+    return free
 
 
 def curve_free_sums(H, free_rows, k):

@@ -16,6 +16,7 @@ from .._hessian import (
     cg_step,
     cholesky_step,
     curve_free_sums,
+    free_rows,
 )
 from .._line_search import line_search
 from .._loss import gradient_from_raw, raw_prediction
@@ -197,11 +198,7 @@ class NewtonEpoch:
             )
         d, k = problem.n_features, params.shape[1]
         # the coordinates whose sum over the classes the softmax ignores
-        self.free_rows = np.zeros(len(params), dtype=bool)
-        if k > 1:
-            self.free_rows[d:] = True
-            if problem.penalty.l2 == 0.0:
-                self.free_rows[:d] = True
+        self.free_rows = free_rows(d, problem.fit_intercept, problem.penalty.l2, k)
         self.l1 = np.zeros(params.shape)
         self.l1[:d] = problem.penalty.l1
 
